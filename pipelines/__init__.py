@@ -1,0 +1,3 @@
+"""emogen's diffusers-style pipelines (importable as ``emogen.pipelines``)."""
+
+__all__: list[str] = []
