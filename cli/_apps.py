@@ -1,0 +1,22 @@
+"""The typer apps that command modules attach to: the root ``emogen`` app and its command groups."""
+
+from __future__ import annotations
+
+import typer
+
+__all__ = ["app", "recognize_app", "train_app"]
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+app = typer.Typer(
+    name="emogen",
+    help="Emotional media on a CPU: talking portraits, voice and music, steered by an emotion and an intensity.",
+    context_settings=CONTEXT,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+train_app = typer.Typer(help="Train the models that ship in checkpoints/ (accelerate: the same command scales to GPUs).", context_settings=CONTEXT, no_args_is_help=True)
+recognize_app = typer.Typer(help="Recognise the emotion in an input with emogen's encoders.", context_settings=CONTEXT, no_args_is_help=True)
+app.add_typer(train_app, name="train")
+app.add_typer(recognize_app, name="recognize")
