@@ -65,7 +65,10 @@ class EmogenPipeline(DiffusionPipeline):
 
     @classmethod
     def from_shipped(cls, name: str, **kwargs: Any) -> EmogenPipeline:
-        """Load the shipped checkpoint ``name`` with no network access (``HF_HUB_OFFLINE=1``)."""
+        """Load the shipped checkpoint ``name`` with no network access (``HF_HUB_OFFLINE=1``).
+
+        Call it on the concrete pipeline class, e.g. ``EmoMusicPipeline.from_shipped("music")``.
+        """
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         return cls.from_pretrained(str(checkpoint_path(name)), **kwargs)
 

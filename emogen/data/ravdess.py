@@ -52,7 +52,8 @@ def parse_ravdess_name(path: str | os.PathLike[str]) -> RavdessClip:
     parts = path.stem.split("-")
     try:
         codes = [int(p) for p in parts]
-        if len(codes) != 7 or codes[2] not in RAVDESS_EMOTIONS or codes[3] not in (1, 2):
+        valid = len(codes) == 7 and codes[2] in RAVDESS_EMOTIONS and codes[3] in (1, 2)
+        if not valid or codes[4] not in RAVDESS_STATEMENTS or codes[5] not in (1, 2):
             raise ValueError
     except ValueError:
         msg = f"{path.name!r} is not a RAVDESS name like 03-01-05-02-01-01-12.flac"

@@ -149,7 +149,7 @@ class EmotionBank(ModelMixin, ConfigMixin):
         embedding = self.means[0] + amounts @ self.directions
         total = float(amounts[1:].sum())  # neutral has no direction, so it adds no intensity
         weights = amounts.clone()
-        weights[0] = amounts[0] + max(0.0, 1.0 - total)
+        weights[0] = max(float(amounts[0]), 1.0 - total)
         return embedding, weights / weights.sum().clamp_min(1e-8), total
 
     def _dimensional(self, spec: EmotionSpec) -> tuple[torch.Tensor, torch.Tensor, float]:

@@ -37,7 +37,7 @@ def _parse_number(text: str, what: str, source: str) -> float:
     if not math.isfinite(value):
         msg = f"emotion {source!r}: {what} must be a finite number, got {text.strip()!r}"
         raise EmotionSpecError(msg)
-    return round(value, _DECIMALS)
+    return round(value, _DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0, so '-0' formats as '0'
 
 
 def _format_number(value: float) -> str:
