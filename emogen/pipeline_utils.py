@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 
+from . import __version__
 from .emotion import EmotionCondition, EmotionSpec
 from .errors import CheckpointNotFoundError
 
@@ -71,6 +73,16 @@ class EmogenPipeline(DiffusionPipeline):
         """
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         return cls.from_pretrained(str(checkpoint_path(name)), **kwargs)
+
+    def save_pretrained(self, save_directory: str | os.PathLike[str], **kwargs: Any) -> None:
+        """Save as diffusers does, then stamp every config with ``_emogen_version`` (ignored on load)."""
+        super().save_pretrained(save_directory, **kwargs)
+        for config in sorted(Path(save_directory).rglob("*.json")):
+            if config.name not in ("model_index.json", "config.json", "scheduler_config.json"):
+                continue
+            data = json.loads(config.read_text())
+            data["_emogen_version"] = __version__
+            config.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
     def encode_emotion(self, emotion: str | EmotionSpec | list[str | EmotionSpec], batch_size: int) -> EmotionCondition:
         """Turn one spec (repeated ``batch_size`` times) or one spec per sample into an EmotionCondition."""

@@ -179,3 +179,15 @@ def test_shipped_checkpoints_each_have_a_model_index():
     for name, path in shipped_checkpoints().items():
         assert (path / "model_index.json").is_file()
         assert checkpoint_path(name) == path
+
+
+def test_saved_configs_are_stamped_with_the_emogen_version(pipe, tmp_path):
+    from emogen import __version__
+
+    pipe.save_pretrained(tmp_path)
+    configs = [p for p in tmp_path.rglob("*.json")]
+    assert (tmp_path / "model_index.json") in configs
+    for path in configs:
+        assert json.loads(path.read_text())["_emogen_version"] == __version__
+    reloaded = type(pipe).from_pretrained(tmp_path)
+    assert set(reloaded.components) == set(pipe.components)
