@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import typer
 
+from ._common import examples_epilog
+
 __all__ = ["app", "recognize_app", "train_app"]
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
+ROOT_EXAMPLES = (
+    "emogen emotions",
+    "emogen music --emotion happy:0.7 --bars 16 -o happy.mid",
+    "emogen voice --input in.wav --emotion angry:0.8 -o angry.wav",
+    "emogen recognize voice in.wav",
+    "emogen info",
+)
+
 app = typer.Typer(
     name="emogen",
+    epilog=examples_epilog(list(ROOT_EXAMPLES)),
     help="Emotional media on a CPU: talking portraits, voice and music, steered by an emotion and an intensity.",
     context_settings=CONTEXT,
     no_args_is_help=True,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Annotated
 
 import typer
+from typer._click import exceptions as click_errors  # typer 0.29 vendors its slice of Click
 
 from emogen import __version__
 
@@ -49,5 +51,21 @@ _load_commands()
 
 
 def main() -> None:
-    """Entry point of the ``emogen`` console script."""
-    app()
+    """Entry point of the ``emogen`` console script.
+
+    Usage errors (an option out of range, a missing argument) print one ``error:`` line and exit 2, as
+    emogen's own input errors do; ``-h`` shows the full usage.
+    """
+    try:
+        code = app(standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as error:
+        typer.echo(error.format_message())
+        code = 0
+    except click_errors.ClickException as error:
+        where = f"{error.ctx.command_path}: " if getattr(error, "ctx", None) is not None else ""
+        typer.echo(f"error: {where}{' '.join(error.format_message().split())} (see -h)", err=True)
+        code = error.exit_code
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        code = 130
+    sys.exit(code or 0)

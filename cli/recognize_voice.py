@@ -1,0 +1,52 @@
+"""``emogen recognize voice``: the emotion distribution and VAD the speech encoder hears in a recording."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._apps import recognize_app
+from ._common import examples_epilog, handle_errors
+
+EXAMPLES = [
+    "emogen recognize voice speech.wav",
+    "emogen recognize voice speech.flac --json",
+]
+
+
+@recognize_app.command("voice", epilog=examples_epilog(EXAMPLES))
+@handle_errors
+def recognize_voice(
+    input: Annotated[Path, typer.Argument(help="Speech recording: anything soundfile reads, any rate, mono or stereo.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    max_seconds: Annotated[float, typer.Option("--max-seconds", help="Refuse longer inputs unless raised.")] = 600.0,
+    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help="A voice pipeline folder; default: the shipped checkpoints/voice.")] = None,
+) -> None:
+    """Print the emotion distribution, valence/arousal/dominance and intensity heard in a voice clip."""
+    import torch
+
+    from emogen.voice.audio import load_audio
+    from emogen.voice.recognize import load_speech_encoder, recognize_emotion
+
+    torch.set_num_threads(1)  # a small model: one thread is fastest, and never oversubscribes a busy CPU
+    audio, sample_rate = load_audio(input, max_seconds=max_seconds)
+    encoder, bank = load_speech_encoder(str(checkpoint) if checkpoint is not None else None)
+    heard = recognize_emotion(audio, sample_rate, encoder, bank)
+    if as_json:
+        payload = {
+            "emotion": heard.spec.format(),
+            "category": heard.category,
+            "intensity": round(heard.intensity, 4),
+            "probabilities": {k: round(v, 4) for k, v in heard.probabilities.items()},
+            "vad": dict(zip(("valence", "arousal", "dominance"), (round(v, 4) for v in heard.vad))),
+        }
+        typer.echo(json.dumps(payload))
+        return
+    typer.echo(f"emotion: {heard.spec.format()}")
+    for name, p in sorted(heard.probabilities.items(), key=lambda kv: -kv[1]):
+        typer.echo(f"  {name:<10} {p:6.3f} {'#' * int(round(p * 40))}")
+    v, a, d = heard.vad
+    typer.echo(f"valence {v:+.2f}  arousal {a:+.2f}  dominance {d:+.2f}")

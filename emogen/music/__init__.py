@@ -1,0 +1,33 @@
+"""Emotion-conditioned symbolic piano music: representation, element VQ-VAE, code prior, critic, judge.
+
+- :mod:`~emogen.music.representation`: MIDI <-> note events split into elements <-> bar grids.
+- :mod:`~emogen.music.features`: per-bar summaries of each element (what each latent slice reads).
+- :mod:`~emogen.music.vqvae`: :class:`ElementVQVAE`, one quantised latent slice per element.
+- :mod:`~emogen.music.prior`: :class:`EmotionCodePrior`, the emotion-conditioned transformer over bar codes.
+- :mod:`~emogen.music.critic`: :class:`MusicEmotionEncoder`, music -> shared emotion space (the critic).
+- :mod:`~emogen.music.judge`, :mod:`~emogen.music.stats`, :mod:`~emogen.music.metrics`: evaluation only.
+- :mod:`~emogen.music.synth`: a numpy piano-like synth for ``--wav``.
+- :mod:`~emogen.music.train`: the training recipe behind ``emogen train music``.
+- :mod:`~emogen.music.tiny`: a tiny random pipeline for tests (not a model).
+"""
+
+from .critic import MusicEmotionEncoder, MusicEmotionEncoderOutput
+from .features import ELEMENTS
+from .prior import EmotionCodePrior, EmotionCodePriorOutput
+from .representation import BarGrid, EventSequence, NoteEvent, events_from_midi, events_to_midi
+from .vqvae import ElementVQVAE, ElementVQVAEOutput
+
+__all__ = [
+    "ELEMENTS",
+    "BarGrid",
+    "ElementVQVAE",
+    "ElementVQVAEOutput",
+    "EmotionCodePrior",
+    "EmotionCodePriorOutput",
+    "EventSequence",
+    "MusicEmotionEncoder",
+    "MusicEmotionEncoderOutput",
+    "NoteEvent",
+    "events_from_midi",
+    "events_to_midi",
+]

@@ -1,0 +1,71 @@
+"""`MusicEmotionEncoder`: a symbolic music emotion encoder into the shared emotion space (the critic).
+
+It reads the per-bar element summaries of :mod:`emogen.music.features`, a small convolution over bars
+and a masked mean, and writes a point of the shared space (dimension 16). Trained on EMOPIA's train
+split with the bank's Gaussian likelihood (quadrant -> category) and a pull toward the category mean, so
+``bank.probabilities`` gives the quadrant and ``bank.project_intensity`` a graded intensity. The pipeline
+reuses it to rerank candidates (``--candidates N``); evaluation uses the independent judge instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+from diffusers.utils import BaseOutput
+from torch import nn
+
+from .features import ELEMENT_INPUT_SIZES, ELEMENTS, element_inputs
+
+__all__ = ["MusicEmotionEncoder", "MusicEmotionEncoderOutput"]
+
+
+@dataclass
+class MusicEmotionEncoderOutput(BaseOutput):
+    """Embedding `(B, emotion_dim)` of each piece in the shared space."""
+
+    embedding: torch.Tensor
+
+
+class MusicEmotionEncoder(ModelMixin, ConfigMixin):
+    """Bars -> a point in the shared emotion space.
+
+    Args:
+        emotion_dim (`int`, *optional*, defaults to 16): size of the shared space.
+        hidden_dim (`int`, *optional*, defaults to 128): width.
+        dropout (`float`, *optional*, defaults to 0.2): dropout in training.
+    """
+
+    @register_to_config
+    def __init__(self, emotion_dim: int = 16, hidden_dim: int = 128, dropout: float = 0.2) -> None:
+        super().__init__()
+        size = sum(ELEMENT_INPUT_SIZES.values()) + 1
+        self.bar = nn.Sequential(nn.Linear(size, hidden_dim), nn.GELU(), nn.Dropout(dropout))
+        self.conv = nn.Sequential(nn.Conv1d(hidden_dim, hidden_dim, 3, padding=1), nn.GELU(), nn.Dropout(dropout))
+        self.out = nn.Linear(2 * hidden_dim, emotion_dim)
+
+    def forward(
+        self,
+        onsets: torch.Tensor,
+        durations: torch.Tensor,
+        velocities: torch.Tensor,
+        bar_mask: torch.Tensor | None = None,
+        return_dict: bool = True,
+    ) -> MusicEmotionEncoderOutput | tuple:
+        """Embed `(B, T, 16, 88)` bar grids; ``bar_mask`` `(B, T)` marks real bars (default: all)."""
+        b, t = onsets.shape[:2]
+        flat = [x.reshape(b * t, *x.shape[2:]) for x in (onsets, durations, velocities)]
+        inputs = element_inputs(*flat)
+        count = flat[0].float().sum((1, 2))[:, None] / 16.0
+        x = torch.cat([inputs[e] for e in ELEMENTS] + [count], -1).to(self.dtype).view(b, t, -1)
+        m = torch.ones(b, t, device=x.device, dtype=x.dtype) if bar_mask is None else bar_mask.to(x.dtype)
+        h = self.bar(x) * m[..., None]  # padded bars are zero, so the convolution cannot see them
+        h = h + self.conv(h.transpose(1, 2)).transpose(1, 2)
+        mean = (h * m[..., None]).sum(1) / m.sum(1, keepdim=True).clamp_min(1.0)
+        peak = (h + (m[..., None] - 1) * 1e4).amax(1)
+        embedding = self.out(torch.cat([mean, peak], -1))
+        if not return_dict:
+            return (embedding,)
+        return MusicEmotionEncoderOutput(embedding=embedding)

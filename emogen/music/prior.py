@@ -1,0 +1,108 @@
+"""`EmotionCodePrior`: an emotion-conditioned autoregressive transformer over bar codes.
+
+One token per bar (the sum of its four element-code embeddings), a causal transformer over bars, and a
+small autoregressive head inside each bar (rhythm, then pitch, then duration, then velocity, each head
+seeing the codes already chosen), so 16 bars take 16 transformer passes. The emotion enters as the
+shared :class:`~emogen.emotion.EmotionCondition` embedding: projected into a prefix token and added to
+every position; rows with ``mask == 0`` use a learned null vector instead (classifier-free guidance).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+from diffusers.utils import BaseOutput
+from torch import nn
+
+
+__all__ = ["EmotionCodePrior", "EmotionCodePriorOutput"]
+
+
+@dataclass
+class EmotionCodePriorOutput(BaseOutput):
+    """Logits of the prior: one `(B, T, K_e)` tensor per element, for bar codes given earlier bars."""
+
+    logits: list[torch.Tensor]
+
+
+class EmotionCodePrior(ModelMixin, ConfigMixin):
+    """Causal transformer over bars of element codes, conditioned on an emotion embedding.
+
+    Args:
+        codebook_sizes (`list[int]`, *optional*, defaults to `[128, 256, 64, 64]`): vocabulary of each code
+            column of a bar (the VQ-VAE's ``token_codebook_sizes``); the in-bar head predicts them in order.
+        emotion_dim (`int`, *optional*, defaults to 16): size of the shared emotion embedding.
+        d_model (`int`, *optional*, defaults to 192): transformer width.
+        num_layers (`int`, *optional*, defaults to 4): transformer layers.
+        num_heads (`int`, *optional*, defaults to 4): attention heads.
+        max_bars (`int`, *optional*, defaults to 16): bars in the context window.
+        dropout (`float`, *optional*, defaults to 0.1): dropout in training.
+    """
+
+    @register_to_config
+    def __init__(
+        self,
+        codebook_sizes: list[int] = (128, 256, 64, 64),
+        emotion_dim: int = 16,
+        d_model: int = 192,
+        num_layers: int = 4,
+        num_heads: int = 4,
+        max_bars: int = 16,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        sizes = list(codebook_sizes)
+        d = d_model
+        self.code_embeddings = nn.ModuleList([nn.Embedding(k, d) for k in sizes])
+        self.inner_embeddings = nn.ModuleList([nn.Embedding(k, d) for k in sizes[:-1]])
+        self.position = nn.Parameter(torch.zeros(max_bars + 1, d))
+        nn.init.normal_(self.position, std=0.02)
+        self.emotion_proj = nn.Sequential(nn.Linear(emotion_dim, d), nn.GELU(), nn.Linear(d, d))
+        self.null_emotion = nn.Parameter(torch.zeros(d))
+        layer = nn.TransformerEncoderLayer(d, num_heads, 4 * d, dropout=dropout, activation="gelu", batch_first=True, norm_first=True)
+        self.transformer = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d)
+        self.heads = nn.ModuleList([nn.Sequential(nn.LayerNorm(d), nn.Linear(d, d), nn.GELU(), nn.Linear(d, k)) for k in sizes])
+
+    def condition_vector(self, emotion: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """`(B, d_model)` condition: projected embedding where ``mask`` is 1, the null vector where 0."""
+        projected = self.emotion_proj(emotion.to(self.dtype))
+        m = mask.to(self.dtype)[:, None]
+        return m * projected + (1 - m) * self.null_emotion[None]
+
+    def hidden(self, codes: torch.Tensor, emotion: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Transformer states `(B, T + 1, d)`: state ``t`` predicts bar ``t`` from bars ``< t``."""
+        b, t = codes.shape[:2]
+        if t + 1 > self.position.shape[0]:
+            msg = f"EmotionCodePrior sees at most {self.position.shape[0] - 1} bars, got {t}"
+            raise ValueError(msg)
+        cond = self.condition_vector(emotion, mask)
+        tokens = torch.zeros(b, t, self.config.d_model, dtype=self.dtype, device=codes.device)
+        for i, table in enumerate(self.code_embeddings):
+            tokens = tokens + table(codes[..., i])
+        x = torch.cat([cond[:, None], tokens], dim=1) + self.position[None, : t + 1] + cond[:, None]
+        causal = torch.triu(torch.full((t + 1, t + 1), float("-inf"), device=codes.device), diagonal=1)
+        return self.norm(self.transformer(x, mask=causal, is_causal=True))
+
+    def element_logits(self, state: torch.Tensor, chosen: list[torch.Tensor], element: int) -> torch.Tensor:
+        """Logits of ``element`` at states `(..., d)`, given the codes already chosen in the bar."""
+        h = state
+        for i, code in enumerate(chosen[:element]):
+            h = h + self.inner_embeddings[i](code)
+        return self.heads[element](h)
+
+    def forward(
+        self, codes: torch.Tensor, emotion: torch.Tensor, mask: torch.Tensor, return_dict: bool = True
+    ) -> EmotionCodePriorOutput | tuple:
+        """Teacher-forced logits for `(B, T, C)` codes: column ``e`` of bar ``t`` sees bars ``< t`` and
+        columns ``< e`` of bar ``t``."""
+        states = self.hidden(codes, emotion, mask)[:, :-1]
+        columns = len(self.config.codebook_sizes)
+        chosen = [codes[..., i] for i in range(columns)]
+        logits = [self.element_logits(states, chosen, e) for e in range(columns)]
+        if not return_dict:
+            return (logits,)
+        return EmotionCodePriorOutput(logits=logits)

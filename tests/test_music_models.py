@@ -1,0 +1,140 @@
+"""Shapes, causality and save/load of the music models, and the pipeline's call conventions."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from emogen.music.tiny import build_tiny_music_pipeline
+from emogen.errors import InputError
+from emogen.music.critic import MusicEmotionEncoder
+from emogen.music.features import ELEMENT_INPUT_SIZES, element_inputs
+from emogen.music.prior import EmotionCodePrior
+from emogen.music.representation import EventSequence, NoteEvent
+from emogen.music.vqvae import ElementVQVAE
+from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline, MusicPipelineOutput
+
+
+def _bars(n: int, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    onsets = torch.rand(n, 16, 88, generator=g) < 0.02
+    durations = torch.randint(0, 10, (n, 16, 88), generator=g)
+    velocities = torch.randint(0, 16, (n, 16, 88), generator=g)
+    return onsets, durations, velocities
+
+
+def test_element_inputs_shapes():
+    inputs = element_inputs(*_bars(3))
+    assert {k: tuple(v.shape) for k, v in inputs.items()} == {k: (3, s) for k, s in ELEMENT_INPUT_SIZES.items()}
+
+
+def test_vqvae_shapes_and_element_tie():
+    vq = ElementVQVAE(codebook_sizes=[8, 8, 8, 8], latent_dim=4, hidden_dim=16)
+    bars = _bars(5)
+    out = vq(*bars)
+    assert tuple(out.logits.onset.shape) == (5, 16, 88)
+    assert tuple(out.logits.duration.shape) == (5, 16, 88, 10)
+    assert tuple(out.logits.velocity.shape) == (5, 16, 88, 16)
+    assert tuple(out.codes.shape) == (5, 4)
+    codes = vq.encode(*bars)
+    assert torch.equal(codes, out.codes)
+    # changing only the velocity code leaves onset and duration logits untouched
+    other = codes.clone()
+    other[:, 3] = (other[:, 3] + 1) % 8
+    a, b = vq.decode(codes), vq.decode(other)
+    assert torch.equal(a.onset, b.onset) and torch.equal(a.duration, b.duration)
+    assert not torch.equal(a.velocity, b.velocity)
+
+
+def test_prior_is_causal_over_bars():
+    prior = EmotionCodePrior(codebook_sizes=[8, 8, 8, 8], d_model=32, num_layers=2, num_heads=2, max_bars=6, dropout=0.0).eval()
+    g = torch.Generator().manual_seed(1)
+    codes = torch.randint(0, 8, (2, 6, 4), generator=g)
+    emotion, mask = torch.randn(2, 16, generator=g), torch.ones(2)
+    logits = prior(codes, emotion, mask).logits
+    changed = codes.clone()
+    changed[:, 4:] = (changed[:, 4:] + 3) % 8
+    logits2 = prior(changed, emotion, mask).logits
+    for a, b in zip(logits, logits2):
+        assert tuple(a.shape[:2]) == (2, 6)
+        assert torch.allclose(a[:, :4], b[:, :4], atol=1e-5)
+    # the null condition ignores the embedding
+    null_a = prior(codes, emotion, torch.zeros(2)).logits[0]
+    null_b = prior(codes, emotion * 5, torch.zeros(2)).logits[0]
+    assert torch.allclose(null_a, null_b)
+
+
+def test_critic_shapes_and_mask():
+    critic = MusicEmotionEncoder(hidden_dim=16).eval()
+    o, d, v = (x.view(1, 4, 16, 88) for x in _bars(4))
+    full = critic(o, d, v).embedding
+    assert tuple(full.shape) == (1, 16)
+    padded = critic(torch.cat([o, torch.zeros_like(o)], 1), torch.cat([d, d], 1), torch.cat([v, v], 1),
+                    torch.tensor([[1.0] * 4 + [0.0] * 4])).embedding
+    assert torch.allclose(full, padded, atol=1e-5)
+
+
+def test_pipeline_same_seed_same_music_and_shapes():
+    pipe = build_tiny_music_pipeline()
+    a = pipe("happy:0.7", num_bars=6, generator=torch.Generator().manual_seed(3))
+    b = pipe("happy:0.7", num_bars=6, generator=torch.Generator().manual_seed(3))
+    c = pipe("happy:0.7", num_bars=6, generator=torch.Generator().manual_seed(4))
+    assert isinstance(a, MusicPipelineOutput)
+    assert tuple(a.codes.shape) == (1, 6, 4)  # longer than the prior's 4-bar window: it slides
+    assert a.sequences[0].events == b.sequences[0].events and torch.equal(a.codes, b.codes)
+    assert not torch.equal(a.codes, c.codes) or a.sequences[0].events != c.sequences[0].events
+    assert set(a.critic_scores[0]) >= {"valence", "arousal", "p_happy", "intensity"}
+
+
+def test_pipeline_batch_candidates_and_generator_list():
+    pipe = build_tiny_music_pipeline()
+    gens = [torch.Generator().manual_seed(i) for i in range(2)]
+    out = pipe("va:-0.5,0.5", num_bars=3, batch_size=2, num_candidates=3, generator=gens)
+    assert tuple(out.codes.shape) == (2, 3, 4) and len(out.sequences) == 2
+    with pytest.raises(ValueError, match="generators"):
+        pipe("sad", num_bars=2, batch_size=2, generator=[torch.Generator()])
+    sequences, codes, tempo, scores = pipe("sad", num_bars=2, tempo=90, return_dict=False, generator=torch.Generator().manual_seed(0))
+    assert tempo == 90 and len(sequences) == 1
+
+
+@pytest.mark.parametrize("kwargs", [{"num_bars": 0}, {"num_bars": 100000}, {"guidance_scale": float("nan")},
+                                    {"num_candidates": 0}, {"tempo": 5.0}, {"temperature": 0.0}])
+def test_pipeline_rejects_bad_arguments(kwargs):
+    with pytest.raises(InputError):
+        build_tiny_music_pipeline()("happy", **kwargs)
+
+
+def test_transfer_keeps_the_other_elements_codes():
+    pipe = build_tiny_music_pipeline()
+    ref = EventSequence([NoteEvent(b, p, 48 + (b * 7 + p) % 30, 3, 9) for b in range(5) for p in range(0, 16, 4)])
+    ref_codes = pipe.encode_reference(ref)
+    out = pipe("sad:0.8", reference=ref, transfer_elements=["pitch", "velocity"], generator=torch.Generator().manual_seed(0))
+    assert tuple(out.codes.shape) == (1, 5, 4)
+    assert torch.equal(out.codes[0, :, 0], ref_codes[:, 0]) and torch.equal(out.codes[0, :, 2], ref_codes[:, 2])
+    with pytest.raises(InputError, match="element"):
+        pipe("sad", reference=ref, transfer_elements=["timbre"])
+
+
+def test_save_pretrained_round_trip(tmp_path):
+    pipe = build_tiny_music_pipeline()
+    pipe.save_pretrained(str(tmp_path / "music"))
+    loaded = EmoMusicPipeline.from_pretrained(str(tmp_path / "music"))
+    loaded.set_progress_bar_config(disable=True)
+    a = pipe("calm:0.5", num_bars=3, generator=torch.Generator().manual_seed(0))
+    b = loaded("calm:0.5", num_bars=3, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a.codes, b.codes) and a.sequences[0].events == b.sequences[0].events
+
+
+def test_output_save_formats(tmp_path):
+    import pretty_midi
+    import soundfile as sf
+
+    out = build_tiny_music_pipeline()("happy", num_bars=2, generator=torch.Generator().manual_seed(0))
+    mid = out.save(tmp_path / "a" / "x.mid")
+    pretty_midi.PrettyMIDI(str(mid))
+    wav = out.save(tmp_path / "x.wav")
+    audio, rate = sf.read(str(wav))
+    assert rate == 22050 and audio.ndim == 1 and abs(audio).max() <= 1.0
+    with pytest.raises(InputError):
+        out.save(tmp_path / "x.mp3")
+    assert not (tmp_path / "x.mp3").exists()
