@@ -8,6 +8,9 @@ from typing import Annotated
 
 import typer
 
+from emogen.emotion import EmotionSpec
+from emogen.errors import InputError
+
 from ._apps import CONTEXT, app
 from ._common import DeviceOpt, EmotionOpt, QuietOpt, SeedOpt, examples_epilog, fail, handle_errors
 
@@ -15,6 +18,7 @@ EXAMPLES = [
     "emogen music --emotion happy:0.7 --bars 16 --seed 0 -o happy.mid",
     "emogen music -e sad:1 --bars 8 --candidates 4 --wav sad.wav -o sad.mid",
     "emogen music -e va:0.6,-0.4 --guidance 3 --tempo 90 -o calm.mid",
+    "emogen music --emotion auto --from voice.wav -o matching.mid",
     "emogen music transfer --input a.mid --emotion sad:0.8 --elements pitch,velocity -o b.mid",
 ]
 ELEMENT_NAMES = ("rhythm", "pitch", "duration", "velocity")
@@ -90,6 +94,24 @@ def _report(out, output: Path, wav: Path | None, quiet: bool) -> None:
     typer.echo(f"wrote {output} ({out.codes.shape[1]} bars, {len(seq.events)} notes, {out.tempo:g} bpm{critic})" + (f" and {wav}" if wav else ""))
 
 
+def _resolve_emotion(spec: EmotionSpec, from_voice: Path | None, quiet: bool) -> EmotionSpec:
+    """Read the emotion from ``--from`` for ``--emotion auto`` (the cross-modal path), else keep ``spec``."""
+    if spec.kind != "auto":
+        if from_voice is not None:
+            raise InputError(f"--from {str(from_voice)!r} is only read with --emotion auto; drop --from or use --emotion auto")
+        return spec
+    if from_voice is None:
+        raise InputError("--emotion auto reads the emotion from a voice: add --from voice.wav, or give an emotion such as happy:0.7")
+    from emogen.voice.audio import load_audio
+    from emogen.voice.recognize import recognize_emotion
+
+    audio, sample_rate = load_audio(from_voice)
+    heard = recognize_emotion(audio, sample_rate)
+    if not quiet:
+        typer.echo(f"heard in {from_voice.name}: {heard.spec.format()}", err=True)
+    return heard.spec
+
+
 @music_app.callback()
 @handle_errors
 def music(
@@ -106,6 +128,10 @@ def music(
     checkpoint: CheckpointOpt = None,
     device: DeviceOpt = "cpu",
     quiet: QuietOpt = False,
+    from_voice: Annotated[
+        Path | None,
+        typer.Option("--from", help="With --emotion auto: a voice recording whose emotion (heard by the speech encoder) the music takes."),
+    ] = None,
 ) -> None:
     """Generate piano music in an emotion at an intensity, as MIDI (and optionally WAV).
 
@@ -116,10 +142,9 @@ def music(
         return
     import torch
 
-    from emogen.emotion import EmotionSpec
     from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline
 
-    spec = EmotionSpec.parse(emotion)
+    spec = _resolve_emotion(EmotionSpec.parse(emotion), from_voice, quiet)
     EmoMusicPipeline.check_inputs(bars, 1, candidates, guidance, temperature, tempo, None)
     output = _check_outputs(output, wav)
     pipe = _load_pipeline(checkpoint, device, quiet)
@@ -152,7 +177,6 @@ def transfer(
     """
     import torch
 
-    from emogen.emotion import EmotionSpec
     from emogen.errors import InputError
     from emogen.music.representation import events_from_score, load_midi
     from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline
