@@ -126,7 +126,7 @@ def music(
     temperature: TemperatureOpt = 1.0,
     wav: WavOpt = None,
     checkpoint: CheckpointOpt = None,
-    device: DeviceOpt = "cpu",
+    device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
     from_voice: Annotated[
         Path | None,
@@ -167,7 +167,7 @@ def transfer(
     candidates: CandidatesOpt = 1,
     wav: WavOpt = None,
     checkpoint: CheckpointOpt = None,
-    device: DeviceOpt = "cpu",
+    device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
 ) -> None:
     """Change the emotion of a MIDI file by regenerating only the chosen elements' latent codes.
