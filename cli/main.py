@@ -69,3 +69,7 @@ def main() -> None:
         typer.echo("aborted", err=True)
         code = 130
     sys.exit(code or 0)
+
+
+if __name__ == "__main__":  # `python -m emogen.cli.main` / `accelerate launch -m emogen.cli.main`
+    main()

@@ -13,6 +13,7 @@ import numpy as np
 import soundfile as sf
 
 from ..data.ravdess import RavdessClip, load_ravdess
+from ..utils import atomic_output
 from .audio import MODEL_SAMPLE_RATE, resample, to_mono, trim_silence
 from .features import encoder_features
 from .world import FRAME_PERIOD_MS, WorldFeatures, analyze
@@ -63,11 +64,8 @@ def build_cache(cache_path: str | os.PathLike[str], root: str | os.PathLike[str]
         out[feats.key] = feats
         if n % 100 == 0:
             logger.info("analysed %d/%d clips", n, len(clips))
-    cache_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache_path.with_suffix(".tmp")
-    with tmp.open("wb") as handle:
+    with atomic_output(cache_path) as tmp, tmp.open("wb") as handle:
         pickle.dump(out, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, cache_path)
     return out
 
 
