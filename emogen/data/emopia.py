@@ -10,12 +10,16 @@ from pathlib import Path
 from ..errors import DataNotFoundError
 from .paths import dataset_dir
 
-__all__ = ["QUADRANT_EMOTIONS", "QUADRANT_VA", "EmopiaClip", "load_emopia"]
+__all__ = ["QUADRANTS", "QUADRANT_CATEGORIES", "QUADRANT_EMOTIONS", "QUADRANT_VA", "EmopiaClip", "load_emopia"]
 
 #: Quadrant -> sign of (valence, arousal) (Russell's circumplex, as EMOPIA defines them).
 QUADRANT_VA: dict[str, tuple[float, float]] = {"Q1": (1.0, 1.0), "Q2": (-1.0, 1.0), "Q3": (-1.0, -1.0), "Q4": (1.0, -1.0)}
 #: Quadrant -> the emogen category closest to its description in the EMOPIA paper.
 QUADRANT_EMOTIONS: dict[str, str] = {"Q1": "happy", "Q2": "angry", "Q3": "sad", "Q4": "calm"}
+#: The quadrants in label order (index 0-3); every quadrant list, label and read-out uses this order.
+QUADRANTS: tuple[str, ...] = ("Q1", "Q2", "Q3", "Q4")
+#: The bank categories of :data:`QUADRANTS`, in the same order (what the music critic reads out).
+QUADRANT_CATEGORIES: tuple[str, ...] = tuple(QUADRANT_EMOTIONS[q] for q in QUADRANTS)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import DataNotFoundError
 from .paths import dataset_dir
 
-__all__ = ["RAVDESS_EMOTIONS", "RAVDESS_STATEMENTS", "RavdessClip", "load_ravdess", "parallel_pairs", "parse_ravdess_name"]
+__all__ = ["RAVDESS_CATEGORIES", "RAVDESS_EMOTIONS", "RAVDESS_STATEMENTS", "RavdessClip", "load_ravdess", "parallel_pairs", "parse_ravdess_name"]
 
 #: RAVDESS emotion code -> canonical emogen category.
 RAVDESS_EMOTIONS: dict[int, str] = {
@@ -26,6 +26,8 @@ RAVDESS_EMOTIONS: dict[int, str] = {
     7: "disgusted",
     8: "surprised",
 }
+#: The categories RAVDESS covers, in code order (it has no contempt): what the speech critic reads out.
+RAVDESS_CATEGORIES: tuple[str, ...] = tuple(RAVDESS_EMOTIONS[code] for code in sorted(RAVDESS_EMOTIONS))
 RAVDESS_STATEMENTS: dict[int, str] = {1: "Kids are talking by the door", 2: "Dogs are sitting by the door"}
 
 

@@ -23,10 +23,11 @@ import torch
 from torch import nn
 
 from ..emotion import EmotionBank
+from ..modules.gradient_reversal import GradientReversal
 from .dataset import ClipFeatures
 from .encoder import SpeechEmotionEncoder
 
-__all__ = ["EncoderTrainConfig", "GradientReversal", "embed_clips", "evaluate_encoder", "speaker_probe", "train_encoder"]
+__all__ = ["EncoderTrainConfig", "embed_clips", "evaluate_encoder", "speaker_probe", "train_encoder"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,28 +49,6 @@ class EncoderTrainConfig:
     speaker_weight: float = 0.3
     seed: int = 0
     encoder_kwargs: dict = field(default_factory=dict)
-
-
-class _Reverse(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, scale: float) -> torch.Tensor:  # type: ignore[override]
-        ctx.scale = scale
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
-        return -ctx.scale * grad, None
-
-
-class GradientReversal(nn.Module):
-    """Identity forward, gradient times ``-scale`` backward (Ganin & Lempitsky, 2015)."""
-
-    def __init__(self, scale: float = 1.0) -> None:
-        super().__init__()
-        self.scale = scale
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _Reverse.apply(x, self.scale)
 
 
 def _targets(items: list[ClipFeatures], bank: EmotionBank, normal_intensity: float) -> tuple[torch.Tensor, torch.Tensor]:
