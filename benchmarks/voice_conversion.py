@@ -12,7 +12,8 @@ Every neutral clip of the test actors is converted to every other RAVDESS emotio
 - speed: real-time factor of the pipeline at its default steps on this machine.
 
 Run: ``python benchmarks/voice_conversion.py [--checkpoint checkpoints/voice] [--threads 1]``.
-Needs ``opensmile`` (``pip install opensmile==2.6.0``). Caches features under ``runs/voice_cache``.
+Needs ``opensmile`` (``pip install opensmile==2.6.0``). Caches features under ``runs/voice_cache``, in files
+named by a hash of the clips, the feature settings and a code version (:mod:`emogen.utils.cache`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import pickle
 import time
 import warnings
 from pathlib import Path
@@ -29,15 +29,18 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from emogen.data import load_ravdess
+from emogen.data import RavdessClip, load_ravdess
 from emogen.voice.audio import MODEL_SAMPLE_RATE, resample, to_mono
 from emogen.voice.baseline import RuleBasedConverter
 from emogen.voice.dataset import build_cache
 from emogen.voice.judge import EGeMAPSJudge, egemaps
+from emogen.utils.cache import cache_key, load_or_build
 from emogen.voice.metrics import fidelity_audio
 
 TRAIN_ACTORS = set(range(1, 17))
 INTENSITIES = (0.25, 0.5, 1.0)
+#: Version of the eGeMAPS cache's code (read16 + egemaps): bump it when they change.
+EGEMAPS_VERSION = "1"
 
 
 def read16(path: Path) -> np.ndarray:
@@ -45,14 +48,23 @@ def read16(path: Path) -> np.ndarray:
     return resample(to_mono(audio), sr, MODEL_SAMPLE_RATE)
 
 
-def real_features(cache_file: Path) -> dict[str, np.ndarray]:
-    """eGeMAPS of every real RAVDESS clip, cached."""
-    if cache_file.is_file():
-        return pickle.loads(cache_file.read_bytes())
-    out = {c.path.stem: egemaps(read16(c.path), MODEL_SAMPLE_RATE) for c in load_ravdess()}
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    cache_file.write_bytes(pickle.dumps(out))
-    return out
+def egemaps_config() -> dict[str, object]:
+    """The settings the eGeMAPS features depend on (part of the cache key): openSMILE's version, feature set
+    and level (those of :func:`emogen.voice.judge.egemaps`) and the analysis sample rate."""
+    import opensmile
+
+    return {
+        "opensmile": opensmile.__version__,
+        "feature_set": opensmile.FeatureSet.eGeMAPSv02.name,
+        "feature_level": opensmile.FeatureLevel.Functionals.name,
+        "sample_rate": MODEL_SAMPLE_RATE,
+    }
+
+
+def real_features(cache_dir: Path, clips: list[RavdessClip]) -> dict[str, np.ndarray]:
+    """eGeMAPS of every real RAVDESS clip, cached in ``cache_dir`` under a hash of the clips and settings."""
+    key = cache_key([c.path for c in clips], egemaps_config(), EGEMAPS_VERSION)
+    return load_or_build(cache_dir, "egemaps", key, lambda: {c.path.stem: egemaps(read16(c.path), MODEL_SAMPLE_RATE) for c in clips})
 
 
 def main() -> None:
@@ -85,12 +97,12 @@ def main() -> None:
 
     cache = Path(args.cache)
     clips = load_ravdess()
-    feats = real_features(cache / "egemaps.pkl")
+    feats = real_features(cache, clips)
     train = [c for c in clips if c.actor in TRAIN_ACTORS]
     judge = EGeMAPSJudge.fit(np.stack([feats[c.path.stem] for c in train]), [c.emotion for c in train], [c.actor for c in train])
     test = [c for c in clips if c.actor in test_actors]
     judge.add_speakers(np.stack([feats[c.path.stem] for c in test]), [c.emotion for c in test], [c.actor for c in test])
-    world_cache = build_cache(cache / "features.pkl")
+    world_cache = build_cache(cache, root=None)  # the same call (and cache file) as the voice training recipe
     rule = RuleBasedConverter.fit([f for f in world_cache.values() if f.clip.actor in TRAIN_ACTORS])
 
     targets = {(c.actor, c.statement, c.repetition, c.emotion): c for c in test if c.emotion != "neutral" and c.intensity == "strong"}

@@ -7,15 +7,17 @@ import platform
 
 import typer
 
+from pathlib import Path
+from typing import Annotated
+
 from emogen import __version__
-from emogen.pipeline_utils import shipped_checkpoints
-from emogen.utils import resolve_device
+from emogen.checkpoints_index import shipped_checkpoints
 
 from ._apps import app
 from ._common import DeviceOpt, examples_epilog, handle_errors
 
-EXAMPLES = ["emogen info", "emogen info --device cpu"]
-_LIBRARIES = ("torch", "diffusers", "accelerate", "numpy", "pyworld", "miditok", "soundfile", "typer")
+EXAMPLES = ["emogen info", "emogen info --check-device", "emogen info --check-device --device cpu"]
+_LIBRARIES = ("torch", "diffusers", "accelerate", "numpy", "pyworld", "soundfile", "typer")
 
 
 def _library_versions() -> dict[str, str]:
@@ -37,18 +39,36 @@ def _checkpoint_summary(path) -> str:
     return f"{index.get('_class_name', '?')}, {size_mb:.1f} MB, {card}"
 
 
+def _probe_device() -> str:
+    """What ``--device auto`` will most likely pick, found without importing torch (instant)."""
+    gpus = Path("/proc/driver/nvidia/gpus")
+    if gpus.is_dir() and any(gpus.iterdir()):
+        return "cuda (an NVIDIA driver is loaded; --check-device confirms that torch can use it)"
+    if platform.system() == "Darwin" and platform.machine() == "arm64":
+        return "mps (Apple silicon; --check-device confirms that torch can use it)"
+    return "cpu (no GPU driver found)"
+
+
 @app.command("info", epilog=examples_epilog(EXAMPLES))
 @handle_errors
-def info(device: DeviceOpt = "auto") -> None:
+def info(
+    device: DeviceOpt = "auto",
+    check_device: Annotated[bool, typer.Option("--check-device", help="Load torch and resolve --device for real (takes a second or two).")] = False,
+) -> None:
     """Print emogen's version, the libraries it runs on, the compute device and the shipped checkpoints."""
-    import torch
-
     typer.echo(f"emogen {__version__} (Python {platform.python_version()}, {platform.system()} {platform.machine()})")
     for name, found in _library_versions().items():
         typer.echo(f"  {name:<11} {found}")
-    resolved = resolve_device(device)
-    detail = torch.cuda.get_device_name(resolved) if resolved.type == "cuda" else f"{torch.get_num_threads()} threads"
-    typer.echo(f"device: {resolved} ({detail})")
+    if check_device:
+        import torch
+
+        from emogen.utils import resolve_device
+
+        resolved = resolve_device(device)
+        detail = torch.cuda.get_device_name(resolved) if resolved.type == "cuda" else f"{torch.get_num_threads()} threads"
+        typer.echo(f"device: {resolved} ({detail})")
+    else:
+        typer.echo(f"device: {_probe_device() if device == 'auto' else device}")
     checkpoints = shipped_checkpoints()
     typer.echo("checkpoints:" + ("" if checkpoints else " none shipped"))
     for name, path in checkpoints.items():

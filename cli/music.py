@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -62,11 +61,7 @@ def _load_pipeline(checkpoint: Path | None, device: str, quiet: bool):
     from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline
     from emogen.utils import resolve_device
 
-    from diffusers.utils import logging as diffusers_logging
-
     resolved = resolve_device(device)
-    logging.getLogger("diffusers").setLevel(logging.ERROR)
-    diffusers_logging.disable_progress_bar()  # loading takes milliseconds; only the bars loop shows progress
     if checkpoint is not None:
         from emogen.errors import CheckpointNotFoundError
 

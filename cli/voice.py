@@ -64,10 +64,6 @@ def voice(
     target = resolve_device(device)
     torch.set_num_threads(threads)
 
-    if quiet:
-        from diffusers.utils import logging as diffusers_logging
-
-        diffusers_logging.disable_progress_bar()
     if checkpoint is not None:
         pipe = EmoVoicePipeline.from_pretrained(str(checkpoint))
     else:

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from emogen.data.emopia import QUADRANT_EMOTIONS
 from emogen.emotion import EmotionBank, EmotionCondition, EmotionSpec
 from emogen.errors import InputError
 from emogen.music.critic import MusicEmotionEncoder
@@ -33,7 +32,6 @@ __all__ = ["EmoMusicPipeline", "MusicPipelineOutput", "MAX_BARS"]
 
 #: Longest piece one call generates (bars); longer requests are refused with a clear error.
 MAX_BARS = 512
-_QUADRANT_CATEGORIES = tuple(QUADRANT_EMOTIONS[q] for q in ("Q1", "Q2", "Q3", "Q4"))
 
 
 @dataclass
@@ -169,13 +167,13 @@ class EmoMusicPipeline(EmogenPipeline):
         emb = self.music_critic(o, d, v, m).embedding
         bank = self.emotion_bank
         vad = bank.vad(emb)
-        cats = [bank.category_index(c) for c in _QUADRANT_CATEGORIES]
-        probs = torch.softmax(bank.log_likelihood(emb)[:, cats], -1)
+        categories = list(self.music_critic.config.categories)
+        probs = bank.posterior(emb, categories)
         target = spec.dominant if spec.kind == "categorical" else None
         scores = []
         for i in range(len(grids)):
             s = {"valence": float(vad[i, 0]), "arousal": float(vad[i, 1])}
-            for name, p in zip(_QUADRANT_CATEGORIES, probs[i].tolist()):
+            for name, p in zip(categories, probs[i].tolist()):
                 s[f"p_{name}"] = p
             if target and target != "neutral":
                 s["intensity"] = float(bank.project_intensity(emb[i : i + 1], spec)[0])

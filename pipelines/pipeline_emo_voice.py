@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from diffusers import DDIMScheduler, SchedulerMixin
 
 from emogen.emotion import EmotionBank, EmotionSpec
 from emogen.errors import InputError
 from emogen.pipeline_utils import EmogenPipeline, EmogenPipelineOutput
+from emogen.schedulers import DDIMScheduler
 from emogen.utils import atomic_output, make_generators, randn_tensor
 from emogen.voice.audio import MODEL_SAMPLE_RATE, check_audio, resample, save_audio, split_at_pauses, to_mono, trim_silence
 from emogen.voice.denoiser import POOL, VoiceConversionDenoiser, condition_features
@@ -43,7 +43,8 @@ class VoicePipelineOutput(EmogenPipelineOutput):
         audios (`list[np.ndarray]`): converted mono float32 signals, one per input, at ``sample_rate``.
         sample_rate (`int`): sample rate of the outputs (the input's rate).
         critic_scores (`list[dict[str, float]]`): per output, the speech critic's probability of the
-            target's dominant category and the intensity it projects along the target direction.
+            target's dominant category (over the critic's own categories, when it is one of them) and the
+            intensity it projects along the target direction.
     """
 
     audios: list[np.ndarray]
@@ -62,7 +63,8 @@ class EmoVoicePipeline(EmogenPipeline):
 
     Args:
         denoiser ([`~emogen.voice.VoiceConversionDenoiser`]): the conditional feature-delta denoiser.
-        scheduler ([`~diffusers.SchedulerMixin`]): a diffusers scheduler (DDIM by default).
+        scheduler ([`~emogen.schedulers.DDIMScheduler`]): the sampler (emogen's DDIM by default; any diffusers
+            scheduler with the same interface works).
         emotion_bank ([`~emogen.emotion.EmotionBank`]): the shared emotion space.
         speech_critic ([`~emogen.voice.SpeechEmotionEncoder`], *optional*): speech emotion encoder that
             scores the outputs.
@@ -81,7 +83,7 @@ class EmoVoicePipeline(EmogenPipeline):
     def __init__(
         self,
         denoiser: VoiceConversionDenoiser,
-        scheduler: SchedulerMixin,
+        scheduler: DDIMScheduler,
         emotion_bank: EmotionBank,
         speech_critic: SpeechEmotionEncoder | None = None,
     ) -> None:
@@ -236,8 +238,11 @@ class EmoVoicePipeline(EmogenPipeline):
             return {}
         embedding = embed_audio(self.speech_critic, audio16[: int(CHUNK_SECONDS * MODEL_SAMPLE_RATE)], MODEL_SAMPLE_RATE)
         target = spec.dominant or "neutral"
-        probs = self.emotion_bank.probabilities(embedding)[0]
-        scores = {f"p_{target}": float(probs[self.emotion_bank.category_index(target)])}
+        categories = list(self.speech_critic.config.categories)
+        scores = {}
+        if target in categories:  # the critic reads out only the categories it was trained on
+            probs = self.emotion_bank.posterior(embedding, categories)[0]
+            scores[f"p_{target}"] = float(probs[categories.index(target)])
         if spec.total_intensity > 0 and target != "neutral":
             scores["intensity"] = float(self.emotion_bank.project_intensity(embedding, spec)[0])
         return scores

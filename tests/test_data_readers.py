@@ -30,6 +30,7 @@ from emogen.data.grid import GRID_TIME_UNITS_PER_SECOND
 from emogen.data.ravdess import RAVDESS_STATEMENTS
 from emogen.emotion import CATEGORIES
 from emogen.errors import DataNotFoundError
+from emogen.testing import write_fake_ravdess
 
 # ----------------------------------------------------------------------------- RAVDESS names (no data)
 
@@ -81,21 +82,8 @@ def test_parse_ravdess_name_rejects_unknown_statement_or_repetition(name):
         parse_ravdess_name(name)
 
 
-def _fake_ravdess(root: Path, actors: range) -> Path:
-    """Empty .flac files with a full RAVDESS naming grid for ``actors``."""
-    for actor in actors:
-        folder = root / "ravdess-speech" / f"Actor_{actor:02d}"
-        folder.mkdir(parents=True)
-        for emotion in RAVDESS_EMOTIONS:
-            for intensity in (1,) if emotion == 1 else (1, 2):
-                for statement in (1, 2):
-                    for repetition in (1, 2):
-                        (folder / f"03-01-{emotion:02d}-{intensity:02d}-{statement:02d}-{repetition:02d}-{actor:02d}.flac").touch()
-    return root
-
-
 def test_load_ravdess_and_pairs_on_a_synthetic_tree(tmp_path):
-    root = _fake_ravdess(tmp_path, range(1, 4))
+    root = write_fake_ravdess(tmp_path, range(1, 4))
     clips = load_ravdess(root)
     assert len(clips) == 3 * 60
     assert [c.path for c in clips] == sorted(c.path for c in clips)
@@ -325,7 +313,7 @@ def test_emogen_data_without_a_data_set_raises(tmp_path, monkeypatch):
 
 
 def test_emogen_data_points_the_readers_at_another_folder(tmp_path, monkeypatch):
-    _fake_ravdess(tmp_path, range(5, 6))
+    write_fake_ravdess(tmp_path, range(5, 6))
     monkeypatch.setenv("EMOGEN_DATA", str(tmp_path))
     clips = load_ravdess()
     assert len(clips) == 60

@@ -5,14 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from emogen.music.tiny import build_tiny_music_pipeline
 from emogen.errors import InputError
-from emogen.music.critic import MusicEmotionEncoder
 from emogen.music.features import ELEMENT_INPUT_SIZES, element_inputs
-from emogen.music.prior import EmotionCodePrior
 from emogen.music.representation import EventSequence, NoteEvent
-from emogen.music.vqvae import ElementVQVAE
 from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline, MusicPipelineOutput
+from emogen.testing import build_tiny_music_pipeline, tiny_critic, tiny_prior, tiny_vqvae
 
 
 def _bars(n: int, seed: int = 0):
@@ -29,7 +26,7 @@ def test_element_inputs_shapes():
 
 
 def test_vqvae_shapes_and_element_tie():
-    vq = ElementVQVAE(codebook_sizes=[8, 8, 8, 8], latent_dim=4, hidden_dim=16)
+    vq = tiny_vqvae()
     bars = _bars(5)
     out = vq(*bars)
     assert tuple(out.logits.onset.shape) == (5, 16, 88)
@@ -47,7 +44,7 @@ def test_vqvae_shapes_and_element_tie():
 
 
 def test_prior_is_causal_over_bars():
-    prior = EmotionCodePrior(codebook_sizes=[8, 8, 8, 8], d_model=32, num_layers=2, num_heads=2, max_bars=6, dropout=0.0).eval()
+    prior = tiny_prior(num_layers=2, max_bars=6, dropout=0.0).eval()
     g = torch.Generator().manual_seed(1)
     codes = torch.randint(0, 8, (2, 6, 4), generator=g)
     emotion, mask = torch.randn(2, 16, generator=g), torch.ones(2)
@@ -65,7 +62,7 @@ def test_prior_is_causal_over_bars():
 
 
 def test_critic_shapes_and_mask():
-    critic = MusicEmotionEncoder(hidden_dim=16).eval()
+    critic = tiny_critic().eval()
     o, d, v = (x.view(1, 4, 16, 88) for x in _bars(4))
     full = critic(o, d, v).embedding
     assert tuple(full.shape) == (1, 16)

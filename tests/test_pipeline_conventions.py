@@ -1,10 +1,10 @@
-"""The pipeline conventions, checked on a tiny pipeline (tests/_tiny_pipeline.py): save/load round trip,
+"""The pipeline conventions, checked on a tiny pipeline (emogen.testing): save/load round trip,
 model_index.json, generator and emotion lists, atomic output saving; plus the shipped-checkpoint helpers."""
 
 from __future__ import annotations
 
+import importlib
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -15,8 +15,8 @@ from emogen.emotion import EmotionBank
 from emogen.errors import CheckpointNotFoundError
 from emogen.pipeline_utils import EmogenPipeline, EmogenPipelineOutput, checkpoint_path, shipped_checkpoints
 
-import _tiny_pipeline  # noqa: E402  (tests/ is on sys.path: see the module docstring)
-from _tiny_pipeline import TinyDenoiser, TinyPipeline, TinyPipelineOutput, build_tiny_pipeline
+import emogen.testing
+from emogen.testing import TinyDenoiser, TinyPipeline, TinyPipelineOutput, build_tiny_pipeline
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -30,8 +30,8 @@ def pipe() -> TinyPipeline:
 
 def test_helper_module_is_importable_by_name():
     # diffusers imports custom components by module name; this must be the module the test uses
-    assert sys.modules["_tiny_pipeline"] is _tiny_pipeline
-    assert TinyDenoiser.__module__ == "_tiny_pipeline"
+    assert importlib.import_module("emogen.testing") is emogen.testing
+    assert TinyDenoiser.__module__ == "emogen.testing"
 
 
 def test_call_returns_an_emogen_output(pipe):
@@ -63,7 +63,7 @@ def test_save_pretrained_from_pretrained_round_trip(pipe, tmp_path, monkeypatch)
 
     index = json.loads((tmp_path / "model_index.json").read_text())
     assert index["_class_name"] == "TinyPipeline"
-    assert index["denoiser"] == ["_tiny_pipeline", "TinyDenoiser"]
+    assert index["denoiser"] == ["emogen.testing", "TinyDenoiser"]
     assert index["scheduler"] == ["diffusers", "DDIMScheduler"]
     # diffusers records a non-diffusers class by its module path, which from_pretrained imports
     assert index["emotion_bank"] == ["emogen.emotion.bank", "EmotionBank"]
@@ -137,7 +137,7 @@ def test_failing_save_leaves_no_file(pipe, tmp_path, monkeypatch):
             handle.write(b"\x93NUMPY partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(_tiny_pipeline.np, "save", partial_then_fail)
+    monkeypatch.setattr(emogen.testing.np, "save", partial_then_fail)
     target = tmp_path / "samples.npy"
     with pytest.raises(OSError, match="disk full"):
         output.save(target)
@@ -152,7 +152,7 @@ def test_failing_save_keeps_the_previous_file(pipe, tmp_path, monkeypatch):
     def fail(path, array):
         raise OSError("disk full")
 
-    monkeypatch.setattr(_tiny_pipeline.np, "save", fail)
+    monkeypatch.setattr(emogen.testing.np, "save", fail)
     with pytest.raises(OSError):
         output.save(target)
     assert target.read_bytes() == b"previous"

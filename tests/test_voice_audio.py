@@ -7,16 +7,12 @@ import pytest
 import soundfile as sf
 
 from emogen.errors import InputError
+from emogen.testing import tone
 from emogen.voice.audio import check_audio, load_audio, probe_audio, split_at_pauses, trim_silence
 from emogen.voice.dtw import align_to_source, dtw_path
 from emogen.voice.world import analyze, synthesize
 
 SR = 16000
-
-
-def tone(seconds: float = 1.0, f0: float = 150.0, sr: int = SR) -> np.ndarray:
-    t = np.arange(int(seconds * sr)) / sr
-    return (0.3 * np.sin(2 * np.pi * f0 * t) + 0.1 * np.sin(2 * np.pi * 2 * f0 * t)).astype(np.float32)
 
 
 def test_load_audio_any_rate_and_stereo(tmp_path):

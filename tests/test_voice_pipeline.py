@@ -7,35 +7,16 @@ import pytest
 import torch
 from diffusers import DDIMScheduler
 
-from emogen.emotion import EmotionBank
 from emogen.errors import InputError
 from emogen.pipelines.pipeline_emo_voice import EmoVoicePipeline, VoicePipelineOutput
-from emogen.voice.denoiser import VoiceConversionDenoiser
-from emogen.voice.encoder import SpeechEmotionEncoder
-from emogen.voice.train_converter import make_scheduler
+from emogen.testing import build_tiny_voice_pipeline, speechlike
 
 SR = 16000
 
 
-def speechlike(seconds: float = 1.5, sr: int = SR) -> np.ndarray:
-    t = np.arange(int(seconds * sr)) / sr
-    f0 = 140 + 30 * np.sin(2 * np.pi * 1.5 * t)
-    phase = 2 * np.pi * np.cumsum(f0) / sr
-    env = 0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2
-    return (0.3 * env * (np.sin(phase) + 0.3 * np.sin(2 * phase) + 0.1 * np.sin(3 * phase))).astype(np.float32)
-
-
 @pytest.fixture(scope="module")
 def tiny_pipe() -> EmoVoicePipeline:
-    torch.manual_seed(0)
-    bank = EmotionBank()
-    slopes = [0.0] * bank.num_categories
-    slopes[bank.category_index("sad")] = 0.2
-    denoiser = VoiceConversionDenoiser(hidden_channels=16, num_blocks=2, rate_slopes=slopes)
-    encoder = SpeechEmotionEncoder(hidden_channels=16, num_blocks=1)
-    pipe = EmoVoicePipeline(denoiser=denoiser, scheduler=DDIMScheduler.from_config(make_scheduler().config), emotion_bank=bank, speech_critic=encoder)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+    return build_tiny_voice_pipeline(seed=0, sad_rate_slope=0.2)
 
 
 def test_same_seed_same_output(tiny_pipe):

@@ -1,9 +1,12 @@
 """The shared emotion space: parsing (`EmotionSpec`), the bank of Gaussians (`EmotionBank`) and the
-conditioning type every model receives (`EmotionCondition`)."""
+conditioning type every model receives (`EmotionCondition`).
 
-from .bank import EmotionBank
-from .condition import EmotionCondition
-from .dropout import EmotionDropout
+The spec and the taxonomy are plain Python; the torch-backed classes load on first use.
+"""
+
+from __future__ import annotations
+
+from .._lazy import lazy_exports
 from .spec import EmotionSpec
 from .taxonomy import ANCHOR_TERMS, CATEGORIES, SYNONYMS, VAD_ANCHORS, canonical_name
 
@@ -15,6 +18,12 @@ __all__ = [
     "EmotionBank",
     "EmotionCondition",
     "EmotionDropout",
+    "EmotionReading",
     "EmotionSpec",
     "canonical_name",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {"EmotionBank": "bank", "EmotionCondition": "condition", "EmotionDropout": "dropout", "EmotionReading": "bank"},
+)

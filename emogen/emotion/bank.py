@@ -18,16 +18,16 @@ import math
 from collections.abc import Sequence
 
 import torch
-from diffusers.configuration_utils import ConfigMixin, register_to_config
-from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
 from ..errors import EmotionSpecError
+from ..modeling import ConfigMixin, ModelMixin, register_to_config
 from .condition import EmotionCondition
+from .reading import EmotionReading
 from .spec import EmotionSpec
 from .taxonomy import CATEGORIES, VAD_ANCHORS
 
-__all__ = ["EmotionBank"]
+__all__ = ["EmotionBank", "EmotionReading"]
 
 
 class EmotionBank(ModelMixin, ConfigMixin):
@@ -179,8 +179,66 @@ class EmotionBank(ModelMixin, ConfigMixin):
         return -0.5 * ((diff**2) / var + self.log_variances[None] + math.log(2 * math.pi)).sum(-1)
 
     def probabilities(self, embedding: torch.Tensor) -> torch.Tensor:
-        """Posterior over categories with a uniform prior, shape `(B, K)`."""
-        return torch.softmax(self.log_likelihood(embedding), dim=-1)
+        """Posterior over all the bank's categories with a uniform prior, shape `(B, K)`."""
+        return self.posterior(embedding)
+
+    def posterior(self, embedding: torch.Tensor, categories: Sequence[str] | None = None) -> torch.Tensor:
+        """Posterior over ``categories`` (all the bank's when `None`), in the given order, shape `(B, K')`.
+
+        A softmax over the Gaussian log-likelihoods restricted to those categories (a uniform prior over
+        them): a critic trained on a subset of the taxonomy (RAVDESS' 8 categories, EMOPIA's 4 quadrants)
+        is read out over that subset only.
+
+        Example:
+            >>> bank = EmotionBank()
+            >>> p = bank.posterior(bank.means[[2]], ["neutral", "happy", "sad"])
+            >>> p.shape, round(float(p.sum()), 4)
+            (torch.Size([1, 3]), 1.0)
+        """
+        log_likelihood = self.log_likelihood(embedding)
+        if categories is not None:
+            log_likelihood = log_likelihood[:, [self.category_index(name) for name in categories]]
+        return torch.softmax(log_likelihood, dim=-1)
+
+    @torch.no_grad()
+    def read(self, embedding: torch.Tensor, categories: Sequence[str] | None = None) -> list[EmotionReading]:
+        """Read embeddings `(B, D)` out as :class:`~emogen.emotion.EmotionReading`s, one per row.
+
+        The posterior over ``categories`` (see :meth:`posterior`), the VAD head's reading, the most likely
+        category and the intensity projected on its direction, clipped to [0, 1] (0 for neutral).
+
+        Example:
+            >>> bank = EmotionBank()
+            >>> bank.read(bank.condition("angry:0.7").embedding)[0].spec.format()
+            'angry:0.7'
+        """
+        names = list(categories) if categories is not None else self.categories
+        probs = self.posterior(embedding, names).float().cpu()
+        vad = self.vad(embedding).float().cpu()
+        readings = []
+        for i, row in enumerate(probs):
+            category = names[int(row.argmax())]
+            intensity = 0.0
+            if category != "neutral":
+                intensity = float(self.project_intensity(embedding[i : i + 1], category)[0])
+            readings.append(
+                EmotionReading(
+                    probabilities={name: float(p) for name, p in zip(names, row)},
+                    vad=tuple(float(v) for v in vad[i]),  # type: ignore[arg-type]
+                    category=category,
+                    intensity=min(max(intensity, 0.0), 1.0),
+                )
+            )
+        return readings
+
+    def embed_probabilities(self, probabilities: torch.Tensor, categories: Sequence[str]) -> torch.Tensor:
+        """Place a distribution `(B, K')` over ``categories`` in the shared space, shape `(B, D)`.
+
+        ``mu_neutral + sum_k p_k (mu_k - mu_neutral)``: the inverse of a read-out for classifiers outside
+        the space (e.g. the music judge), so :meth:`project_intensity` grades them like the critics.
+        """
+        index = [self.category_index(name) for name in categories]
+        return self.means[0] + probabilities.to(self.means.dtype) @ self.directions[index]
 
     def nearest(self, embedding: torch.Tensor) -> list[str]:
         """Most likely category name for each embedding."""

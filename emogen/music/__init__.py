@@ -8,7 +8,6 @@
 - :mod:`~emogen.music.judge`, :mod:`~emogen.music.stats`, :mod:`~emogen.music.metrics`: evaluation only.
 - :mod:`~emogen.music.synth`: a numpy piano-like synth for ``--wav``.
 - :mod:`~emogen.music.train`: the training recipe behind ``emogen train music``.
-- :mod:`~emogen.music.tiny`: a tiny random pipeline for tests (not a model).
 """
 
 from .critic import MusicEmotionEncoder, MusicEmotionEncoderOutput

@@ -3,19 +3,21 @@
 It reads the per-bar element summaries of :mod:`emogen.music.features`, a small convolution over bars
 and a masked mean, and writes a point of the shared space (dimension 16). Trained on EMOPIA's train
 split with the bank's Gaussian likelihood (quadrant -> category) and a pull toward the category mean, so
-``bank.probabilities`` gives the quadrant and ``bank.project_intensity`` a graded intensity. The pipeline
+``bank.posterior(embedding, critic.config.categories)``
+gives the quadrant and ``bank.project_intensity`` a graded intensity. The pipeline
 reuses it to rerank candidates (``--candidates N``); evaluation uses the independent judge instead.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from diffusers.configuration_utils import ConfigMixin, register_to_config
-from diffusers.models.modeling_utils import ModelMixin
-from diffusers.utils import BaseOutput
 from torch import nn
+
+from ..data.emopia import QUADRANT_CATEGORIES
+from ..modeling import BaseOutput, ConfigMixin, ModelMixin, register_to_config
 
 from .features import ELEMENT_INPUT_SIZES, ELEMENTS, element_inputs
 
@@ -36,10 +38,19 @@ class MusicEmotionEncoder(ModelMixin, ConfigMixin):
         emotion_dim (`int`, *optional*, defaults to 16): size of the shared space.
         hidden_dim (`int`, *optional*, defaults to 128): width.
         dropout (`float`, *optional*, defaults to 0.2): dropout in training.
+        categories (`Sequence[str]`, *optional*, defaults to the quadrant categories): the bank categories
+            the critic was trained on (happy, angry, sad, calm for Q1..Q4), read out with
+            ``bank.read(embedding, critic.config.categories)``.
     """
 
     @register_to_config
-    def __init__(self, emotion_dim: int = 16, hidden_dim: int = 128, dropout: float = 0.2) -> None:
+    def __init__(
+        self,
+        emotion_dim: int = 16,
+        hidden_dim: int = 128,
+        dropout: float = 0.2,
+        categories: Sequence[str] = QUADRANT_CATEGORIES,
+    ) -> None:
         super().__init__()
         size = sum(ELEMENT_INPUT_SIZES.values()) + 1
         self.bar = nn.Sequential(nn.Linear(size, hidden_dim), nn.GELU(), nn.Dropout(dropout))

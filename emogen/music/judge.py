@@ -16,14 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.emopia import QUADRANT_EMOTIONS
+from ..data.emopia import QUADRANT_CATEGORIES, QUADRANTS
 from ..emotion import EmotionBank
 from .stats import STATISTIC_NAMES, NoteArray, note_array, piece_statistics
 
 __all__ = ["EmotionJudge", "statistics_matrix", "QUADRANTS"]
-
-QUADRANTS: tuple[str, ...] = ("Q1", "Q2", "Q3", "Q4")
-
 
 def statistics_matrix(pieces: list[NoteArray]) -> np.ndarray:
     """`(n, len(STATISTIC_NAMES))` statistics of notes arrays."""
@@ -77,9 +74,8 @@ class EmotionJudge:
         over the quadrant categories and projected with :meth:`EmotionBank.project_intensity`.
         """
         probs = torch.from_numpy(self.probabilities(pieces)).float()
-        idx = [bank.category_index(QUADRANT_EMOTIONS[q]) for q in QUADRANTS]
         with torch.no_grad():
-            emb = bank.means[0] + probs @ bank.directions[idx]
+            emb = bank.embed_probabilities(probs, QUADRANT_CATEGORIES)
             return bank.project_intensity(emb, category).numpy()
 
     def save(self, path: str | os.PathLike[str]) -> Path:

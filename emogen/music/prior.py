@@ -12,11 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from diffusers.configuration_utils import ConfigMixin, register_to_config
-from diffusers.models.modeling_utils import ModelMixin
-from diffusers.utils import BaseOutput
 from torch import nn
 
+from ..modeling import BaseOutput, ConfigMixin, ModelMixin, register_to_config
 
 __all__ = ["EmotionCodePrior", "EmotionCodePriorOutput"]
 

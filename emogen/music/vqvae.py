@@ -14,11 +14,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from diffusers.configuration_utils import ConfigMixin, register_to_config
-from diffusers.models.modeling_utils import ModelMixin
-from diffusers.utils import BaseOutput
 from torch import nn
 
+from ..modeling import BaseOutput, ConfigMixin, ModelMixin, register_to_config
 from .features import ELEMENT_INPUT_SIZES, ELEMENTS, element_inputs
 from .representation import DURATION_CLASSES, NUM_PITCHES, NUM_VELOCITY_BINS, POSITIONS_PER_BAR
 

@@ -4,7 +4,7 @@ It predicts (in the scheduler's parametrisation) the per-frame change from the s
 target emotion's: log-F0, energy (mel-cepstrum c0) and the low-order mel-cepstrum, at a 20 ms frame rate.
 It is conditioned on the source's features (time-aligned, channel-concatenated) and on a point of the
 shared emotion space (FiLM in every block, with a mask for the null condition of classifier-free
-guidance). Normalisation statistics and the per-emotion speaking-rate slopes travel with the weights.
+guidance): a thin model over :class:`~emogen.modules.FiLMTemporalDenoiser`. Normalisation statistics and the per-emotion speaking-rate slopes travel with the weights.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from diffusers.configuration_utils import ConfigMixin, register_to_config
-from diffusers.models.modeling_utils import ModelMixin
-from diffusers.utils import BaseOutput
-from torch import nn
+
+from ..modeling import BaseOutput, ConfigMixin, ModelMixin, register_to_config
+from ..modules.film_denoiser import FiLMTemporalDenoiser
 
 from .world import NUM_MCEP, WorldFeatures, continuous_log_f0
 
@@ -61,28 +60,26 @@ def pool_frames(frames: np.ndarray, pool: int = POOL) -> np.ndarray:
     return padded.reshape(n, pool, -1).mean(1).astype(np.float32)
 
 
-def _timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
-    half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
-    args = t.float()[:, None] * freqs[None]
-    return torch.cat([torch.sin(args), torch.cos(args)], dim=-1)
+#: Old (before :class:`~emogen.modules.FiLMTemporalDenoiser`) state-dict prefixes -> current ones.
+_LEGACY_PREFIXES = {
+    "time_mlp.": "backbone.time_mlp.",
+    "emotion_mlp.": "backbone.global_embeddings.emotion.",
+    "proj.": "backbone.proj.",
+    "blocks.": "backbone.blocks.",
+    "out.": "backbone.out.",
+}
 
 
-class _FiLMBlock(nn.Module):
-    def __init__(self, channels: int, cond_dim: int, kernel_size: int, dilation: int) -> None:
-        super().__init__()
-        pad = dilation * (kernel_size - 1) // 2
-        self.norm = nn.GroupNorm(8, channels)
-        self.film = nn.Linear(cond_dim, 2 * channels)
-        self.conv1 = nn.Conv1d(channels, channels, kernel_size, padding=pad, dilation=dilation)
-        self.conv2 = nn.Conv1d(channels, channels, 1)
-        nn.init.zeros_(self.conv2.weight)
-        nn.init.zeros_(self.conv2.bias)
-
-    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        scale, shift = self.film(cond)[..., None].chunk(2, dim=1)
-        h = self.norm(x) * (1 + scale) + shift
-        return x + self.conv2(nn.functional.gelu(self.conv1(nn.functional.gelu(h))))
+def _upgrade_legacy_keys(state_dict: dict, prefix: str, *args, **kwargs) -> None:
+    """Load-state-dict pre-hook: rename keys saved before the backbone moved to :mod:`emogen.modules`."""
+    for key in list(state_dict):
+        if not key.startswith(prefix):
+            continue
+        local = key[len(prefix) :]
+        for old, new in _LEGACY_PREFIXES.items():
+            if local.startswith(old):
+                state_dict[prefix + new + local[len(old) :]] = state_dict.pop(key)
+                break
 
 
 class VoiceConversionDenoiser(ModelMixin, ConfigMixin):
@@ -125,14 +122,15 @@ class VoiceConversionDenoiser(ModelMixin, ConfigMixin):
         self.register_buffer("cond_mean", torch.zeros(cond_channels))
         self.register_buffer("cond_std", torch.ones(cond_channels))
         self.register_buffer("delta_std", torch.ones(out))
-        cond_dim = hidden_channels
-        self.time_mlp = nn.Sequential(nn.Linear(hidden_channels, cond_dim), nn.SiLU(), nn.Linear(cond_dim, cond_dim))
-        self.emotion_mlp = nn.Sequential(nn.Linear(emotion_dim + 1, cond_dim), nn.SiLU(), nn.Linear(cond_dim, cond_dim))
-        self.proj = nn.Conv1d(out + cond_channels, hidden_channels, 1)
-        self.blocks = nn.ModuleList(
-            [_FiLMBlock(hidden_channels, cond_dim, kernel_size, 2 ** (i % 4)) for i in range(num_blocks)]
+        self.backbone = FiLMTemporalDenoiser(
+            sample_channels=out,
+            condition_channels=cond_channels,
+            global_conditions={"emotion": emotion_dim},
+            hidden_channels=hidden_channels,
+            num_blocks=num_blocks,
+            kernel_size=kernel_size,
         )
-        self.out = nn.Sequential(nn.GroupNorm(8, hidden_channels), nn.GELU(), nn.Conv1d(hidden_channels, out, 1))
+        self._register_load_state_dict_pre_hook(_upgrade_legacy_keys)
 
     @property
     def out_channels(self) -> int:
@@ -170,17 +168,7 @@ class VoiceConversionDenoiser(ModelMixin, ConfigMixin):
             emotion_mask (`torch.Tensor` of shape `(batch,)`): 1 for a real condition, 0 for the null one.
             return_dict (`bool`, *optional*, defaults to `True`): return a :class:`VoiceDenoiserOutput`.
         """
-        batch = sample.shape[0]
-        if not torch.is_tensor(timestep):
-            timestep = torch.tensor([timestep], device=sample.device)
-        timestep = timestep.reshape(-1).expand(batch) if timestep.numel() == 1 else timestep
-        mask = emotion_mask.to(sample.dtype)[:, None]
-        emo = torch.cat([emotion * mask, mask], dim=-1)
-        cond = self.time_mlp(_timestep_embedding(timestep, self.config.hidden_channels)) + self.emotion_mlp(emo)
-        h = self.proj(torch.cat([sample, condition], dim=1))
-        for block in self.blocks:
-            h = block(h, cond)
-        out = self.out(h)
+        out = self.backbone(sample, timestep, condition, {"emotion": emotion}, {"emotion": emotion_mask})
         if not return_dict:
             return (out,)
         return VoiceDenoiserOutput(sample=out)

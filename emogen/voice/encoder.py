@@ -3,19 +3,20 @@
 Frames of log-mel + normalised log-F0 + voicing go through a small residual 1-D CNN, masked mean/std
 pooling and an MLP to a 16-d point of the :class:`~emogen.emotion.EmotionBank` space. It is trained with
 the bank's Gaussian likelihood, the bank's VAD head, a directional-intensity loss and an adversarial
-speaker head (see :mod:`emogen.voice.train_encoder`), so ``bank.probabilities(embedding)`` is the emotion
-distribution and ``bank.project_intensity(embedding, k)`` the intensity heard along category k.
+speaker head (see :mod:`emogen.voice.train_encoder`), so ``bank.posterior(embedding, encoder.config.categories)`` is
+the emotion distribution and ``bank.project_intensity(embedding, k)`` the intensity heard along category k.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from diffusers.configuration_utils import ConfigMixin, register_to_config
-from diffusers.models.modeling_utils import ModelMixin
-from diffusers.utils import BaseOutput
 from torch import nn
+
+from ..data.ravdess import RAVDESS_CATEGORIES
+from ..modeling import BaseOutput, ConfigMixin, ModelMixin, register_to_config
 
 from .features import ENCODER_FEATURE_DIM
 
@@ -57,6 +58,8 @@ class SpeechEmotionEncoder(ModelMixin, ConfigMixin):
         kernel_size (`int`, *optional*, defaults to 5): convolution width.
         embedding_dim (`int`, *optional*, defaults to 16): size of the shared emotion space.
         dropout (`float`, *optional*, defaults to 0.2): dropout inside blocks and the head.
+        categories (`Sequence[str]`, *optional*, defaults to RAVDESS' 8 categories): the bank categories the
+            encoder was trained on, read out with ``bank.read(embedding, encoder.config.categories)``.
 
     Example:
         >>> enc = SpeechEmotionEncoder()
@@ -73,6 +76,7 @@ class SpeechEmotionEncoder(ModelMixin, ConfigMixin):
         kernel_size: int = 5,
         embedding_dim: int = 16,
         dropout: float = 0.2,
+        categories: Sequence[str] = RAVDESS_CATEGORIES,
     ) -> None:
         super().__init__()
         self.register_buffer("feature_mean", torch.zeros(in_channels))

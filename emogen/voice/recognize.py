@@ -7,44 +7,19 @@ categories, VAD, and the intensity along the most likely direction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
-from ..emotion import EmotionBank, EmotionSpec
+from ..emotion import EmotionBank
+from ..emotion.reading import EmotionReading
 from .audio import MODEL_SAMPLE_RATE, check_audio, resample, to_mono, trim_silence
 from .encoder import SpeechEmotionEncoder
 from .features import encoder_features
 
-__all__ = ["RAVDESS_CATEGORIES", "VoiceEmotion", "embed_audio", "load_speech_encoder", "recognize_emotion"]
+__all__ = ["VoiceEmotion", "embed_audio", "load_speech_encoder", "recognize_emotion"]
 
-#: The categories the speech encoder was trained on (RAVDESS has no contempt).
-RAVDESS_CATEGORIES = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgusted", "surprised")
-
-
-@dataclass(frozen=True)
-class VoiceEmotion:
-    """What the encoder hears in a clip.
-
-    Args:
-        probabilities (`dict[str, float]`): posterior over the trained categories (sums to 1).
-        vad (`tuple[float, float, float]`): valence, arousal, dominance from the bank's VAD head.
-        category (`str`): most likely category.
-        intensity (`float`): projected intensity along that category's direction, clipped to [0, 1].
-    """
-
-    probabilities: dict[str, float]
-    vad: tuple[float, float, float]
-    category: str
-    intensity: float
-
-    @property
-    def spec(self) -> EmotionSpec:
-        """The heard emotion as a spec, e.g. ``angry:0.8`` (``neutral:1`` for neutral)."""
-        if self.category == "neutral":
-            return EmotionSpec.parse("neutral")
-        return EmotionSpec.parse(f"{self.category}:{round(self.intensity, 2):g}")
+#: What the encoder hears in a clip: the bank's read-out over the encoder's categories (kept as a name).
+VoiceEmotion = EmotionReading
 
 
 @torch.no_grad()
@@ -65,7 +40,7 @@ def recognize_emotion(
     sample_rate: int,
     encoder: SpeechEmotionEncoder | None = None,
     bank: EmotionBank | None = None,
-) -> VoiceEmotion:
+) -> EmotionReading:
     """Recognise the emotion in a voice clip (defaults: the shipped ``voice`` checkpoint's encoder and bank).
 
     Example:
@@ -76,18 +51,7 @@ def recognize_emotion(
     if encoder is None or bank is None:
         encoder, bank = load_speech_encoder()
     embedding = embed_audio(encoder, audio, sample_rate)
-    bank = bank.to("cpu")
-    index = [bank.category_index(n) for n in RAVDESS_CATEGORIES]
-    probs = torch.softmax(bank.log_likelihood(embedding)[0, index], dim=-1)
-    category = RAVDESS_CATEGORIES[int(probs.argmax())]
-    intensity = 0.0 if category == "neutral" else float(bank.project_intensity(embedding, category)[0])
-    vad = tuple(float(v) for v in bank.vad(embedding)[0])
-    return VoiceEmotion(
-        probabilities={n: float(p) for n, p in zip(RAVDESS_CATEGORIES, probs)},
-        vad=vad,  # type: ignore[arg-type]
-        category=category,
-        intensity=float(np.clip(intensity, 0.0, 1.0)),
-    )
+    return bank.to("cpu").read(embedding, encoder.config.categories)[0]
 
 
 def load_speech_encoder(path: str | None = None) -> tuple[SpeechEmotionEncoder, EmotionBank]:

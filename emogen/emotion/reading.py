@@ -1,0 +1,43 @@
+"""`EmotionReading`: what an encoder hears or sees, read out of the shared emotion space.
+
+Plain Python (no torch), so the CLI can import it cheaply. :meth:`EmotionBank.read
+<emogen.emotion.EmotionBank.read>` produces it for every critic and for ``emogen recognize``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .spec import EmotionSpec
+
+__all__ = ["EmotionReading"]
+
+
+@dataclass(frozen=True)
+class EmotionReading:
+    """One embedding read out of the bank.
+
+    Args:
+        probabilities (`dict[str, float]`): posterior over the read-out categories, in their order (sums to 1).
+        vad (`tuple[float, float, float]`): valence, arousal, dominance from the bank's VAD head.
+        category (`str`): most likely category.
+        intensity (`float`): projected intensity along that category's direction, clipped to [0, 1]
+            (0 for neutral).
+
+    Example:
+        >>> reading = EmotionReading({"neutral": 0.1, "angry": 0.9}, (-0.5, 0.6, 0.3), "angry", 0.834)
+        >>> reading.spec.format()
+        'angry:0.83'
+    """
+
+    probabilities: dict[str, float]
+    vad: tuple[float, float, float]
+    category: str
+    intensity: float
+
+    @property
+    def spec(self) -> EmotionSpec:
+        """The reading as a spec, e.g. ``angry:0.83`` (``neutral`` for neutral)."""
+        if self.category == "neutral":
+            return EmotionSpec.parse("neutral")
+        return EmotionSpec.parse(f"{self.category}:{round(self.intensity, 2):g}")
