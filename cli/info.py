@@ -53,13 +53,13 @@ def _probe_device() -> str:
 @handle_errors
 def info(
     device: DeviceOpt = "auto",
-    check_device: Annotated[bool, typer.Option("--check-device", help="Load torch and resolve --device for real (takes a second or two).")] = False,
+    check_device: Annotated[bool, typer.Option("--check-device", help="Load torch and resolve --device auto for real (a second or two; a named --device is always checked).")] = False,
 ) -> None:
     """Print emogen's version, the libraries it runs on, the compute device and the shipped checkpoints."""
     typer.echo(f"emogen {__version__} (Python {platform.python_version()}, {platform.system()} {platform.machine()})")
     for name, found in _library_versions().items():
         typer.echo(f"  {name:<11} {found}")
-    if check_device:
+    if check_device or device != "auto":  # a named device is checked for real
         import torch
 
         from emogen.utils import resolve_device
@@ -68,7 +68,7 @@ def info(
         detail = torch.cuda.get_device_name(resolved) if resolved.type == "cuda" else f"{torch.get_num_threads()} threads"
         typer.echo(f"device: {resolved} ({detail})")
     else:
-        typer.echo(f"device: {_probe_device() if device == 'auto' else device}")
+        typer.echo(f"device: {_probe_device()}")
     checkpoints = shipped_checkpoints()
     typer.echo("checkpoints:" + ("" if checkpoints else " none shipped"))
     for name, path in checkpoints.items():

@@ -265,7 +265,10 @@ def _build_model_mixin() -> type:
                 raise CheckpointNotFoundError(msg)
             state = load_file(str(weights))
             model = cls.from_config(config, **overrides)  # type: ignore[attr-defined]
-            missing, unexpected = model.load_state_dict(state, strict=False)
+            try:
+                missing, unexpected = model.load_state_dict(state, strict=False)
+            except RuntimeError as error:  # shapes differ
+                missing, unexpected = [" ".join(str(error).split())[:300]], []
             if missing or unexpected:
                 msg = (f"{cls.__name__} weights in {str(weights)!r} do not fit the config: missing {sorted(missing)[:5]}, "
                        f"unexpected {sorted(unexpected)[:5]}; the checkpoint was written by another version: re-train it")

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from emogen.music.vqvae import ElementVQVAE
     from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline
     from emogen.pipelines.pipeline_emo_voice import EmoVoicePipeline
+    from emogen.schedulers import DDIMScheduler
 
 __all__ = [
     "TINY_CODEBOOK_SIZES",
@@ -97,9 +98,9 @@ def randomize_parameters(modules: nn.Module | Iterable[nn.Module], generator: to
             parameter.copy_((2 * torch.rand(parameter.shape, generator=generator) - 1) * bound)
 
 
-def tiny_scheduler(**config: Any):
-    """A DDIM scheduler (50 linear steps unless ``config`` overrides them)."""
-    from diffusers import DDIMScheduler
+def tiny_scheduler(**config: Any) -> DDIMScheduler:
+    """emogen's :class:`~emogen.schedulers.DDIMScheduler` (50 linear steps unless ``config`` overrides them)."""
+    from emogen.schedulers import DDIMScheduler
 
     defaults = {"num_train_timesteps": 50, "beta_schedule": "linear", "clip_sample": False}
     return DDIMScheduler(**{**defaults, **config})
@@ -171,13 +172,13 @@ class TinyPipeline(EmogenPipeline):
 
     Args:
         denoiser ([`TinyDenoiser`]): predicts the noise.
-        scheduler: a DDIM scheduler.
+        scheduler ([`~emogen.schedulers.DDIMScheduler`]): the sampler.
         emotion_bank ([`~emogen.emotion.EmotionBank`]): turns emotion specs into embeddings.
     """
 
     model_cpu_offload_seq = "denoiser"
 
-    def __init__(self, denoiser: TinyDenoiser, scheduler, emotion_bank: EmotionBank) -> None:
+    def __init__(self, denoiser: TinyDenoiser, scheduler: DDIMScheduler, emotion_bank: EmotionBank) -> None:
         super().__init__()
         self.register_modules(denoiser=denoiser, scheduler=scheduler, emotion_bank=emotion_bank)
 

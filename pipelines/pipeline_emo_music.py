@@ -20,6 +20,7 @@ import torch
 
 from emogen.emotion import EmotionBank, EmotionCondition, EmotionSpec
 from emogen.errors import InputError
+from emogen.modules.guidance import CompositionalGuidance
 from emogen.music.critic import MusicEmotionEncoder
 from emogen.music.features import ELEMENTS
 from emogen.music.prior import EmotionCodePrior
@@ -241,16 +242,16 @@ class EmoMusicPipeline(EmogenPipeline):
             generator = [g for g in generator for _ in range(num_candidates)]
         device = self._execution_device
         total = batch_size * num_candidates
-        do_cfg = guidance_scale != 1.0
         # 3. encode the emotion (and the reference's codes)
         condition = self.encode_emotion(spec, batch_size=total)
-        null = condition.null_like()
         scale = torch.full((total, 1), float(guidance_scale))
         if intensity_guidance > 0:
             ramp = condition.intensity.float().cpu().clamp(0, 1)[:, None] ** float(intensity_guidance)
             scale = 1.0 + (scale - 1.0) * ramp
-        emb = torch.cat([condition.embedding, null.embedding]) if do_cfg else condition.embedding
-        mask = torch.cat([condition.mask, null.mask]) if do_cfg else condition.mask
+        guidance = CompositionalGuidance([scale])  # on the log-probabilities of each code
+        passes = guidance.num_passes
+        stacked = EmotionCondition.cat([condition if guidance.present(0, level) else condition.null_like() for level in guidance.levels])
+        emb, mask = stacked.embedding, stacked.mask
         forced = None
         if reference is not None:
             forced = self.encode_reference(ref_grid)[:num_bars]
@@ -261,17 +262,16 @@ class EmoMusicPipeline(EmogenPipeline):
         codes = torch.zeros(total, 0, columns, dtype=torch.long, device=device)
         for bar in self.progress_bar(range(num_bars)):
             context = codes[:, -window:] if codes.shape[1] else codes
-            ctx = torch.cat([context, context]) if do_cfg else context
+            ctx = torch.cat([context] * passes) if passes > 1 else context
             state = self.prior.hidden(ctx, emb, mask)[:, -1]
             chosen: list[torch.Tensor] = []
             for e in range(columns):
                 if forced is not None and e in keep:
                     code = forced[bar, e].expand(total)
                 else:
-                    logits = self.prior.element_logits(state, [torch.cat([c, c]) if do_cfg else c for c in chosen], e)
-                    if do_cfg:
-                        cond_l, uncond_l = logits.float().log_softmax(-1).chunk(2)
-                        logits = uncond_l + scale.to(cond_l.device) * (cond_l - uncond_l)
+                    logits = self.prior.element_logits(state, [torch.cat([c] * passes) if passes > 1 else c for c in chosen], e)
+                    if guidance.do_guidance:
+                        logits = guidance.combine_stacked(logits.float().log_softmax(-1))
                     code = self._sample_code(logits, temperature, top_k, generator).to(device)
                 chosen.append(code)
             codes = torch.cat([codes, torch.stack(chosen, -1)[:, None]], dim=1)

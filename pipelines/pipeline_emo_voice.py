@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from emogen.emotion import EmotionBank, EmotionSpec
+from emogen.emotion import EmotionBank, EmotionCondition, EmotionSpec
 from emogen.errors import InputError
+from emogen.modules.guidance import CompositionalGuidance
 from emogen.pipeline_utils import EmogenPipeline, EmogenPipelineOutput
 from emogen.schedulers import DDIMScheduler
 from emogen.utils import atomic_output, make_generators, randn_tensor
@@ -108,23 +109,19 @@ class EmoVoicePipeline(EmogenPipeline):
         """The denoising loop for one chunk: returns de-normalised deltas `(1, out_channels, frames)`."""
         denoiser = self.denoiser
         device = self._execution_device
-        do_cfg = guidance_scale != 1.0
+        guidance = CompositionalGuidance([guidance_scale])  # one condition: the emotion
+        passes = guidance.num_passes
         # 4. timesteps
         self.scheduler.set_timesteps(num_inference_steps, device=device)
         # 5. latents
         latents = randn_tensor((1, denoiser.out_channels, cond.shape[-1]), generator=generator, device=device, dtype=cond.dtype)
         latents = latents * self.scheduler.init_noise_sigma * temperature
-        null = emotion.null_like()
-        emb = torch.cat([emotion.embedding, null.embedding]) if do_cfg else emotion.embedding
-        mask = torch.cat([emotion.mask, null.mask]) if do_cfg else emotion.mask
-        cond_in = cond.repeat(2, 1, 1) if do_cfg else cond
+        stacked = EmotionCondition.cat([emotion if guidance.present(0, level) else emotion.null_like() for level in guidance.levels])
+        cond_in = cond.repeat(passes, 1, 1) if passes > 1 else cond
         # 6. denoising loop
         for t in self.scheduler.timesteps:
-            model_in = self.scheduler.scale_model_input(torch.cat([latents] * 2) if do_cfg else latents, t)
-            pred = denoiser(model_in, t, cond_in, emb, mask).sample
-            if do_cfg:
-                pred_cond, pred_uncond = pred.chunk(2)
-                pred = pred_uncond + guidance_scale * (pred_cond - pred_uncond)
+            model_in = self.scheduler.scale_model_input(torch.cat([latents] * passes) if passes > 1 else latents, t)
+            pred = guidance.combine_stacked(denoiser(model_in, t, cond_in, stacked.embedding, stacked.mask).sample)
             latents = self.scheduler.step(pred, t, latents, generator=generator).prev_sample
             progress.update()
         return latents * denoiser.delta_std[None, :, None]

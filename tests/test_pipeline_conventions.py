@@ -9,11 +9,11 @@ import json
 import numpy as np
 import pytest
 import torch
-from diffusers import DDIMScheduler
 
 from emogen.emotion import EmotionBank
 from emogen.errors import CheckpointNotFoundError
 from emogen.pipeline_utils import EmogenPipeline, EmogenPipelineOutput, checkpoint_path, shipped_checkpoints
+from emogen.schedulers import DDIMScheduler
 
 import emogen.testing
 from emogen.testing import TinyDenoiser, TinyPipeline, TinyPipelineOutput, build_tiny_pipeline
@@ -64,7 +64,7 @@ def test_save_pretrained_from_pretrained_round_trip(pipe, tmp_path, monkeypatch)
     index = json.loads((tmp_path / "model_index.json").read_text())
     assert index["_class_name"] == "TinyPipeline"
     assert index["denoiser"] == ["emogen.testing", "TinyDenoiser"]
-    assert index["scheduler"] == ["diffusers", "DDIMScheduler"]
+    assert index["scheduler"] == ["emogen.schedulers", "DDIMScheduler"]
     # diffusers records a non-diffusers class by its module path, which from_pretrained imports
     assert index["emotion_bank"] == ["emogen.emotion.bank", "EmotionBank"]
     for folder in ("denoiser", "scheduler", "emotion_bank"):

@@ -51,7 +51,7 @@ def same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
     return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
 
 
-CONFIG = FitConfig(steps=60, lr=1e-2, weight_decay=1e-4, max_grad_norm=1.0, pct_start=0.2, log_every=20, seed=3, desc="test")
+CONFIG = FitConfig(steps=60, lr=5e-2, weight_decay=1e-4, max_grad_norm=1.0, pct_start=0.2, log_every=20, seed=3, desc="test")
 
 
 def test_fit_decreases_the_loss():
@@ -74,8 +74,8 @@ def test_same_seed_same_weights_other_seed_other_weights():
 
 
 def test_fit_leaves_the_global_rng_alone():
-    before = torch.get_rng_state()
     model = make_model()
+    before = torch.get_rng_state()
     fit(model, make_step(model), FitConfig(steps=3, lr=1e-2), quiet=True)
     assert torch.equal(torch.get_rng_state(), before)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from diffusers import DDIMScheduler
 
 from emogen.errors import InputError
 from emogen.pipelines.pipeline_emo_voice import EmoVoicePipeline, VoicePipelineOutput
+from emogen.schedulers import DDIMScheduler
 from emogen.testing import build_tiny_voice_pipeline, speechlike
 
 SR = 16000

@@ -9,7 +9,12 @@ from typing import Any
 
 #: public name -> submodule that defines it
 _EXPORTS: dict[str, str] = {
+    "CompositionalGuidance": "guidance",
+    "EmotionEmbedding": "emotion_embedding",
+    "FiLMBlock": "film_denoiser",
+    "FiLMTemporalDenoiser": "film_denoiser",
     "GradientReversal": "gradient_reversal",
+    "timestep_embedding": "film_denoiser",
 }
 
 __all__ = sorted(_EXPORTS)

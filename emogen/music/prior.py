@@ -3,8 +3,9 @@
 One token per bar (the sum of its four element-code embeddings), a causal transformer over bars, and a
 small autoregressive head inside each bar (rhythm, then pitch, then duration, then velocity, each head
 seeing the codes already chosen), so 16 bars take 16 transformer passes. The emotion enters as the
-shared :class:`~emogen.emotion.EmotionCondition` embedding: projected into a prefix token and added to
-every position; rows with ``mask == 0`` use a learned null vector instead (classifier-free guidance).
+shared :class:`~emogen.emotion.EmotionCondition` embedding, projected by an
+:class:`~emogen.modules.EmotionEmbedding` into a prefix token and added to every position; rows with
+``mask == 0`` use its learned null vector instead (classifier-free guidance).
 """
 
 from __future__ import annotations
@@ -15,8 +16,16 @@ import torch
 from torch import nn
 
 from ..modeling import BaseOutput, ConfigMixin, ModelMixin, register_to_config
+from ..modules.emotion_embedding import EmotionEmbedding
 
 __all__ = ["EmotionCodePrior", "EmotionCodePriorOutput"]
+
+
+def _upgrade_legacy_keys(state_dict: dict, prefix: str, *args, **kwargs) -> None:
+    """Load-state-dict pre-hook: ``null_emotion`` (before :class:`~emogen.modules.EmotionEmbedding`) is
+    now ``emotion_proj.null``."""
+    if prefix + "null_emotion" in state_dict:
+        state_dict[prefix + "emotion_proj.null"] = state_dict.pop(prefix + "null_emotion")
 
 
 @dataclass
@@ -58,18 +67,16 @@ class EmotionCodePrior(ModelMixin, ConfigMixin):
         self.inner_embeddings = nn.ModuleList([nn.Embedding(k, d) for k in sizes[:-1]])
         self.position = nn.Parameter(torch.zeros(max_bars + 1, d))
         nn.init.normal_(self.position, std=0.02)
-        self.emotion_proj = nn.Sequential(nn.Linear(emotion_dim, d), nn.GELU(), nn.Linear(d, d))
-        self.null_emotion = nn.Parameter(torch.zeros(d))
+        self.emotion_proj = EmotionEmbedding(emotion_dim, d, activation="gelu", null="learned")
         layer = nn.TransformerEncoderLayer(d, num_heads, 4 * d, dropout=dropout, activation="gelu", batch_first=True, norm_first=True)
         self.transformer = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d)
         self.heads = nn.ModuleList([nn.Sequential(nn.LayerNorm(d), nn.Linear(d, d), nn.GELU(), nn.Linear(d, k)) for k in sizes])
+        self._register_load_state_dict_pre_hook(_upgrade_legacy_keys)
 
     def condition_vector(self, emotion: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """`(B, d_model)` condition: projected embedding where ``mask`` is 1, the null vector where 0."""
-        projected = self.emotion_proj(emotion.to(self.dtype))
-        m = mask.to(self.dtype)[:, None]
-        return m * projected + (1 - m) * self.null_emotion[None]
+        """`(B, d_model)` condition: projected embedding where ``mask`` is 1, the learned null vector where 0."""
+        return self.emotion_proj(emotion, mask)
 
     def hidden(self, codes: torch.Tensor, emotion: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Transformer states `(B, T + 1, d)`: state ``t`` predicts bar ``t`` from bars ``< t``."""

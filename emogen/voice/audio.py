@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from ..errors import InputError
 
@@ -143,6 +142,8 @@ def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarra
     """Polyphase resampling along the first axis (exact rational ratio)."""
     if source_rate == target_rate:
         return audio
+    from scipy.signal import resample_poly  # 1-1.5 s to import: only when the rates differ
+
     g = math.gcd(int(source_rate), int(target_rate))
     return resample_poly(audio, target_rate // g, source_rate // g, axis=0).astype(np.float32)
 

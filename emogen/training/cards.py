@@ -1,0 +1,127 @@
+"""Model cards (``README.md`` beside the weights) written by the recipes from their ``scores.json``.
+
+Each function takes the pipeline folder and the scores and returns the card's text; the recipe writes it
+atomically with :func:`~emogen.training.recipe.finish_recipe`. Sections: components, data, command and
+time, scores (and limits for the voice card). A shipped card may add hand-written benchmark sections.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from .recipe import folder_megabytes
+
+__all__ = ["music_model_card", "voice_model_card"]
+
+
+def _size(folder: Path) -> str:
+    mb = folder_megabytes(folder)
+    return f"{mb:.2f} MB" if mb >= 0.01 else "<0.01 MB"
+
+
+def music_model_card(output: Path, scores: dict) -> str:
+    """The music checkpoint's card: components, data, command and time, scores."""
+    config, minutes = scores["config"], scores["minutes"]
+    vq, prior, critic, data = scores["vqvae"]["test"], scores["prior"], scores["critic"], scores["data"]
+    books = " / ".join(str(k) for k in config["codebook_sizes"])
+    codes = " / ".join(str(k) for k in config["codes_per_element"])
+    shifts = config["transpositions"]
+    used = vq["codes_used"]
+    return f"""# emogen music checkpoint (`EmoMusicPipeline`)
+
+Emotion-conditioned piano music (MIDI) with element-level control, trained from scratch by
+`emogen train music`.
+
+| component | class | what it is | size |
+|---|---|---|---|
+| `vqvae` | `emogen.music.ElementVQVAE` | bar-level VQ-VAE; one latent slice per element (rhythm, pitch, duration, velocity), each read by its own encoder from that element only, product-quantised into {codes} codes (codebooks {books}); decoder heads read fixed slice subsets, bars decode in parallel | {_size(output / "vqvae")} |
+| `prior` | `emogen.music.EmotionCodePrior` | causal transformer over bars (d={config["prior_d_model"]}, {config["prior_layers"]} layers, {config["prior_bars"]}-bar window) with an in-bar autoregressive head over the codes; conditioned on the shared `EmotionCondition` embedding, null vector for classifier-free guidance | {_size(output / "prior")} |
+| `music_critic` | `emogen.music.MusicEmotionEncoder` | symbolic music emotion encoder into the shared emotion space (reranks `--candidates`) | {_size(output / "music_critic")} |
+| `emotion_bank` | `emogen.emotion.EmotionBank` | the shared emotion space (untrained default bank, frozen) | {_size(output / "emotion_bank")} |
+
+Total {folder_megabytes(output):.1f} MB (fp32 safetensors).
+
+## Data
+EMOPIA (Hung et al., ISMIR 2021), piano MIDI clips with quadrant labels, **CC BY-NC-SA 4.0**: these
+weights inherit that licence (non-commercial, share-alike). Official song-level split: {data["train"]} train clips
+(all training), {data["val"]} val (critic model selection only), {data["test"]} test (scores only). Quadrants map to bank
+categories Q1 happy, Q2 angry, Q3 sad, Q4 calm at intensity 1; {config["prior_null_p"]:.0%} of training rows use the null
+condition (mask 0) and {config["prior_neutral_p"]:.0%} the neutral point (intensity 0, trained on all music alike).
+Pitch-shift augmentation {min(shifts):+d}..{max(shifts):+d} semitones.
+
+EMOPIA's MIDI files are transcriptions written at a nominal 120 bpm that does not follow the music's beat,
+so a "bar" here is a 2-second window of 16 sixteenths (125 ms grid); tempo is not learned (`--tempo` only
+rescales playback).
+
+## Command and time
+```
+emogen train music --output checkpoints/music        # seed {config["seed"]}, 1 torch thread
+```
+Steps: VQ-VAE {config["vq_steps"]}, prior {config["prior_steps"]}, critic {config["critic_steps"]}.
+{minutes["total"]:.1f} min (VQ-VAE {minutes["vqvae"]:.1f}, prior {minutes["prior"]:.1f}, critic {minutes["critic"]:.1f} min).
+
+## Scores (`scores.json`, test split unless noted)
+- VQ-VAE reconstruction: onset BCE {vq["onset_bce"]:.2f} (x88 cells / 16), onset F1 at p > 0.3: {vq["onset_f1"]:.2f},
+  duration CE {vq["duration_ce"]:.2f}, velocity CE {vq["velocity_ce"]:.2f}; {min(used)}-{max(used)} codes in use per codebook.
+- Prior: validation NLL per code {prior["val_nll_conditioned"]:.3f} conditioned vs {prior["val_nll_unconditional"]:.3f} unconditional.
+- Critic: 4-quadrant accuracy {critic["test"]["quadrant"]:.3f}, arousal {critic["test"]["arousal"]:.3f}, valence {critic["test"]["valence"]:.3f} (val {critic["val_quadrant_accuracy"]:.3f}).
+"""
+
+
+def voice_model_card(output: Path, scores: dict) -> str:
+    """The voice checkpoint's card: components, data, command and time, encoder and converter, limits."""
+    test, val = scores["encoder_test"], scores["encoder_validation"]
+    minutes = scores["minutes"]
+    slopes = ", ".join(f"{k} {math.exp(v):.2f}x" for k, v in scores["rate_slopes"].items() if v)
+    return f"""# emogen voice checkpoint
+
+Emotional voice conversion (`EmoVoicePipeline`) and the speech emotion encoder (`speech_critic`), trained
+by emogen from scratch on a CPU. Diffusers layout: `model_index.json`, `denoiser/`
+(`VoiceConversionDenoiser`), `scheduler/` (DDIM, v-prediction, cosine schedule), `emotion_bank/` (the
+shared `EmotionBank`, fixed), `speech_critic/` (`SpeechEmotionEncoder`). Total size {folder_megabytes(output):.1f} MB.
+
+## Data
+RAVDESS speech (Livingstone & Russo, 2018), actors 01-20, 16 kHz, **CC BY-NC-SA 4.0**: these weights
+inherit that licence (non-commercial, share-alike). Speaker-independent split by actor: train 01-16,
+validation 17-18, test 19-20.
+
+## Command
+```
+emogen train voice --output checkpoints/voice    # 1 CPU thread, seed 0
+```
+Time on the 2-core development CPU (shared): encoder {minutes['encoder']:.1f} min, converter
+{minutes['converter']:.1f} min, total {minutes['total']:.1f} min (plus about 2 min for the WORLD feature cache on
+first use).
+
+## Speech emotion encoder (speech critic)
+Log-mel + normalised log-F0 + voicing -> residual 1-D CNN -> mean/std pooling -> 16-d point of the shared
+space. Loss: cross-entropy over the bank's Gaussian log-likelihoods, MSE of the bank's VAD read-out to the
+directional target, MSE of the projected intensity to 1.0 (strong) / 0.6 (normal), and a gradient-reversal
+speaker classifier.
+
+| split | 8-class accuracy | UAR | projected intensity strong / normal |
+|---|---|---|---|
+| validation (17-18) | {val['accuracy']:.3f} | {val['uar']:.3f} | {val['intensity_strong']:.2f} / {val['intensity_normal']:.2f} |
+| test (19-20) | {test['accuracy']:.3f} | {test['uar']:.3f} | {test['intensity_strong']:.2f} / {test['intensity_normal']:.2f} |
+
+Linear speaker-ID probe (5-fold logistic regression over the {1 / scores['speaker_probe_chance']:.0f} unseen actors 17-20,
+chance {scores['speaker_probe_chance']:.2f}): on the embedding {scores['speaker_probe_embedding']:.3f}, on the
+pooled raw input features {scores['speaker_probe_raw_features']:.3f} (lower = less identity in the embedding).
+
+## Converter
+WORLD (dio + stonemask, 5 ms) features; the denoiser (8 residual FiLM blocks, 128 channels) predicts 20 ms
+deltas of log-F0, energy (c0) and the mel-cepstrum c1-c12 from the source features (log-F0 and
+mel-cepstrum mean-normalised per utterance, so no speaker identity goes in) and the target embedding (category at 1.0 for strong, 0.6
+for normal, neutral pairs at 0), trained on {scores['num_pairs']} DTW-aligned neutral -> emotion pairs of the
+same actor and statement, with 10% emotion dropout for classifier-free guidance. Higher cepstra, and
+so the speaker's spectral identity, are kept. Sampling: DDIM, 10 steps, guidance 2.0, initial-noise
+temperature 0.5 (chosen on the validation actors 17-18). Duration factors at intensity 1 from the training pairs:
+{slopes}.
+
+## Limits
+Acted English speech of 20 North-American actors, two sentences; other languages, spontaneous speech and
+noisy recordings are out of domain. Analysis and synthesis run at 16 kHz (the output is resampled back to
+the input's rate, so content above 8 kHz is lost). Contempt has no RAVDESS data: its direction is
+extrapolated from the bank.
+"""

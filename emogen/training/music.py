@@ -1,0 +1,325 @@
+"""The music recipe: EMOPIA -> element VQ-VAE -> emotion code prior -> critic -> pipeline folder.
+
+``emogen train music --output checkpoints/music`` runs :func:`train_music`. Every stage uses the official
+EMOPIA train split (val for model selection, test only for the scores in ``scores.json``) and trains
+through :func:`~emogen.training.fit`; this module only states data, models, losses and hyper-parameters.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..data.emopia import QUADRANT_CATEGORIES, QUADRANTS
+from ..emotion import EmotionBank
+from ..music.critic import MusicEmotionEncoder
+from ..music.dataset import MusicClip, load_music_clips, stack_grids, transpose_tensor
+from ..music.evaluation import bars_of, critic_predict, encode_clips, evaluate_vqvae, prior_nll, quadrant_scores, vq_loss_terms
+from ..music.features import ELEMENTS
+from ..music.prior import EmotionCodePrior
+from ..music.vqvae import ElementVQVAE
+from .cards import music_model_card
+from .loop import FitConfig, FitResult
+from .recipe import TrainRun, finish_recipe, train_state_dir
+
+__all__ = ["CodeUsage", "MusicTrainConfig", "train_critic", "train_music", "train_prior", "train_vqvae"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class MusicTrainConfig:
+    """Sizes and steps of the three models (the defaults reproduce ``checkpoints/music``)."""
+
+    codebook_sizes: tuple[int, ...] = (256, 256, 64, 64)
+    codes_per_element: tuple[int, ...] = (2, 4, 1, 1)
+    latent_dim: int = 32
+    vq_hidden: int = 256
+    vq_steps: int = 2500
+    vq_batch: int = 256
+    prior_d_model: int = 192
+    prior_layers: int = 4
+    prior_heads: int = 4
+    prior_bars: int = 16
+    prior_steps: int = 3000
+    prior_batch: int = 48
+    prior_null_p: float = 0.1
+    prior_neutral_p: float = 0.1
+    critic_hidden: int = 128
+    critic_steps: int = 1200
+    critic_batch: int = 32
+    transpositions: tuple[int, ...] = (-5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6)
+    lr: float = 1e-3
+    seed: int = 0
+    max_clips: int | None = None  # small configs for tests
+
+
+def _one_cycle_start(steps: int) -> float:
+    return max(0.05, 3.0 / steps)
+
+
+# ---------------------------------------------------------------------------------------------- VQ-VAE
+class CodeUsage:
+    """How often each code of each codebook was picked since the last dead-code restart (checkpointed)."""
+
+    def __init__(self, sizes: list[int]) -> None:
+        self.counts = [torch.zeros(k) for k in sizes]
+
+    def add(self, codes: torch.Tensor) -> None:
+        """Count the codes `(N, tokens)` of a batch."""
+        codes = codes.detach().cpu()
+        for i, count in enumerate(self.counts):
+            count += torch.bincount(codes[:, i], minlength=len(count)).float()
+
+    def reset(self) -> None:
+        """Start counting afresh."""
+        self.counts = [torch.zeros_like(c) for c in self.counts]
+
+    def state_dict(self) -> dict[str, Any]:
+        """The counts."""
+        return {"counts": [c.clone() for c in self.counts]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        self.counts = [c.clone() for c in state["counts"]]
+
+
+@torch.no_grad()
+def restart_dead_codes(model: ElementVQVAE, batch: list[torch.Tensor], usage: CodeUsage, gen: torch.Generator) -> None:
+    """Move every unused code onto a random latent of ``batch`` (plus a little noise)."""
+    z = model.latents(*batch)
+    for i, (e, g) in enumerate(model.code_layout):
+        dead = (usage.counts[i] == 0).nonzero().flatten()
+        if len(dead) == 0:
+            continue
+        part = z[e].chunk(model.config.codes_per_element[ELEMENTS.index(e)], dim=-1)[g]
+        pick = torch.randint(0, part.shape[0], (len(dead),), generator=gen)
+        book = model.quantizers[model._key(e, g)].codebook
+        book.data[dead.to(book.device)] = part[pick.to(book.device)] + 0.01 * torch.randn(len(dead), book.shape[1], generator=gen).to(book.device)
+
+
+def _init_vqvae(config: MusicTrainConfig) -> ElementVQVAE:
+    init = torch.Generator().manual_seed(config.seed + 1)
+    model = ElementVQVAE(codebook_sizes=list(config.codebook_sizes), latent_dim=config.latent_dim, hidden_dim=config.vq_hidden,
+                         codes_per_element=list(config.codes_per_element))
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() > 1:
+                p.copy_(torch.randn(p.shape, generator=init) * (1.0 / p.shape[-1]) ** 0.5)
+            else:
+                p.zero_()
+        for q in model.quantizers.values():
+            q.codebook.copy_(torch.randn(q.codebook.shape, generator=init) * 0.5)
+    return model
+
+
+def train_vqvae(clips: list[MusicClip], config: MusicTrainConfig, run: TrainRun | None = None) -> tuple[ElementVQVAE, FitResult]:
+    """Fit the element VQ-VAE on every non-empty bar of ``clips`` with random transpositions.
+
+    Loss: onset BCE + 0.5 duration CE + 0.5 velocity CE + VQ loss. Every 100 steps (during the first
+    80%) codes unused since the last restart move onto random latents of the current batch.
+    """
+    run = run or TrainRun()
+    model = _init_vqvae(config)
+    onsets, durations, velocities = bars_of(clips)
+    nonempty = onsets.flatten(1).any(1)
+    onsets, durations, velocities = onsets[nonempty], durations[nonempty], velocities[nonempty]
+    usage = CodeUsage(model.token_codebook_sizes)
+
+    def step(i: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
+        idx = torch.randint(0, len(onsets), (config.vq_batch,), generator=gen)
+        shift = config.transpositions[int(torch.randint(0, len(config.transpositions), (1,), generator=gen))]
+        batch = [transpose_tensor(x[idx], shift).to(run.device) for x in (onsets, durations, velocities)]
+        if i > 0 and i % 100 == 0 and i - 1 < 0.8 * config.vq_steps:
+            restart_dead_codes(model, batch, usage, gen)
+            usage.reset()
+        terms = vq_loss_terms(model, *batch)
+        usage.add(terms.pop("codes"))
+        return {"loss": terms["onset"] + 0.5 * terms["duration"] + 0.5 * terms["velocity"] + terms["vq"], **terms}
+
+    fit_config = FitConfig(steps=config.vq_steps, lr=config.lr, weight_decay=1e-4, pct_start=_one_cycle_start(config.vq_steps),
+                           log_every=250, seed=config.seed, desc="vqvae")
+    result = run.fit("vqvae", model, step, fit_config, stateful=[usage])
+    return model.to("cpu").eval(), result
+
+
+# ----------------------------------------------------------------------------------------------- prior
+def _init_prior(config: MusicTrainConfig, token_sizes: list[int], emotion_dim: int) -> EmotionCodePrior:
+    init = torch.Generator().manual_seed(config.seed + 3)
+    model = EmotionCodePrior(codebook_sizes=list(token_sizes), emotion_dim=emotion_dim, d_model=config.prior_d_model,
+                             num_layers=config.prior_layers, num_heads=config.prior_heads, max_bars=config.prior_bars)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() > 1:
+                p.copy_(torch.randn(p.shape, generator=init) * 0.02)
+            elif "norm" in name:
+                pass
+            elif "weight" in name:
+                p.fill_(1.0)
+            else:
+                p.zero_()
+    return model
+
+
+def train_prior(sequences: list[tuple[torch.Tensor, str]], bank: EmotionBank, config: MusicTrainConfig, token_sizes: list[int],
+                run: TrainRun | None = None) -> tuple[EmotionCodePrior, FitResult]:
+    """Fit the emotion-conditioned prior on code sequences (random windows of ``prior_bars`` bars).
+
+    Each window is conditioned on its category at intensity 1; with probability ``prior_null_p`` the
+    condition is nulled (mask 0, the unconditional model for guidance) and with ``prior_neutral_p`` it is
+    the neutral point (mask 1), trained on all music alike, so intensities between 0 and 1 move from
+    EMOPIA's average toward the category. Loss: the summed cross-entropy of the codes of valid bars.
+    """
+    run = run or TrainRun()
+    model = _init_prior(config, token_sizes, bank.config.embedding_dim)
+    cond = {c: bank.condition(c).embedding[0] for c in sorted({cat for _, cat in sequences})}
+    neutral = bank.condition("neutral").embedding[0]
+    columns, t, rows = sequences[0][0].shape[1], config.prior_bars, config.prior_batch
+
+    def step(i: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
+        pick = torch.randint(0, len(sequences), (rows,), generator=gen)
+        codes = torch.zeros(rows, t, columns, dtype=torch.long)
+        valid = torch.zeros(rows, t)
+        emb = torch.zeros(rows, neutral.shape[0])
+        for row, n in enumerate(pick.tolist()):
+            seq, cat = sequences[n]
+            start = int(torch.randint(0, seq.shape[0] - t + 1, (1,), generator=gen)) if seq.shape[0] > t else 0
+            piece = seq[start : start + t]
+            codes[row, : len(piece)] = piece
+            valid[row, : len(piece)] = 1
+            emb[row] = cond[cat]
+        mask = torch.ones(rows)
+        r = torch.rand(rows, generator=gen)
+        null = r < config.prior_null_p
+        mask[null] = 0.0
+        emb[null] = 0.0
+        emb[(r >= config.prior_null_p) & (r < config.prior_null_p + config.prior_neutral_p)] = neutral
+        codes, valid = codes.to(run.device), valid.to(run.device).flatten()
+        logits = model(codes, emb.to(run.device), mask.to(run.device)).logits
+        loss = sum((F.cross_entropy(lg.flatten(0, 1), codes[..., k].flatten(), reduction="none") * valid).sum() / valid.sum()
+                   for k, lg in enumerate(logits))
+        return {"loss": loss, "per_code": loss.detach() / columns}
+
+    fit_config = FitConfig(steps=config.prior_steps, lr=config.lr * 0.5, weight_decay=0.05, max_grad_norm=1.0,
+                           pct_start=_one_cycle_start(config.prior_steps), log_every=250, seed=config.seed + 2, desc="prior")
+    result = run.fit("prior", model, step, fit_config)
+    return model.to("cpu").eval(), result
+
+
+# ---------------------------------------------------------------------------------------------- critic
+def _critic_batch(clips: list[MusicClip], idx: list[int], bars: int, gen: torch.Generator, transpositions: tuple[int, ...]):
+    grids = []
+    for i in idx:
+        g = clips[i].grid
+        if g.num_bars > bars:
+            start = int(torch.randint(0, g.num_bars - bars + 1, (1,), generator=gen))
+            g = type(g)(g.onsets[start : start + bars], g.durations[start : start + bars], g.velocities[start : start + bars], g.tempo)
+        grids.append(g.transpose(transpositions[int(torch.randint(0, len(transpositions), (1,), generator=gen))]))
+    return stack_grids(grids, bars)
+
+
+def critic_loss(critic: MusicEmotionEncoder, bank: EmotionBank, batch, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the bank's likelihoods over the quadrant categories plus a pull toward the category mean."""
+    onsets, durations, velocities, mask = batch
+    emb = critic(onsets, durations, velocities, mask).embedding
+    cats = [bank.category_index(c) for c in QUADRANT_CATEGORIES]
+    target_means = bank.means[[cats[i] for i in labels.tolist()]]
+    return F.cross_entropy(bank.log_likelihood(emb)[:, cats], labels) + 0.1 * ((emb - target_means) ** 2).sum(-1).mean()
+
+
+def _init_critic(config: MusicTrainConfig, emotion_dim: int) -> MusicEmotionEncoder:
+    init = torch.Generator().manual_seed(config.seed + 5)
+    critic = MusicEmotionEncoder(emotion_dim=emotion_dim, hidden_dim=config.critic_hidden)
+    with torch.no_grad():
+        for p in critic.parameters():
+            if p.dim() > 1:
+                p.copy_(torch.randn(p.shape, generator=init) * (1.0 / p[0].numel()) ** 0.5)
+            else:
+                p.zero_()
+    return critic
+
+
+def train_critic(train: list[MusicClip], val: list[MusicClip], bank: EmotionBank, config: MusicTrainConfig,
+                 run: TrainRun | None = None) -> tuple[MusicEmotionEncoder, FitResult]:
+    """Fit the music emotion encoder on random 16-bar windows; keep the weights with the best val accuracy."""
+    run = run or TrainRun()
+    critic = _init_critic(config, bank.config.embedding_dim)
+    bank.to(run.device)
+    labels = torch.tensor([QUADRANTS.index(c.quadrant) for c in train])
+    val_true = np.array([QUADRANTS.index(c.quadrant) for c in val])
+
+    def step(i: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
+        idx = torch.randint(0, len(train), (config.critic_batch,), generator=gen).tolist()
+        batch = [x.to(run.device) for x in _critic_batch(train, idx, 16, gen, config.transpositions)]
+        return {"loss": critic_loss(critic, bank, batch, labels[idx].to(run.device))}
+
+    def validate() -> float:
+        critic.eval()
+        return float(np.mean(critic_predict(critic, bank, [c.grid for c in val]) == val_true))
+
+    every = min(100, config.critic_steps)
+    fit_config = FitConfig(steps=config.critic_steps, lr=config.lr, weight_decay=1e-3, log_every=every, seed=config.seed + 4, desc="critic")
+    result = run.fit("critic", critic, step, fit_config, validate=validate if val else None, validate_every=every)
+    bank.to("cpu")
+    return critic.to("cpu").eval(), result
+
+
+# ---------------------------------------------------------------------------------------------- recipe
+def train_music(output: str | os.PathLike[str], config: MusicTrainConfig | None = None, data_root: str | None = None, *,
+                resume: bool = False, checkpoint_every: int | None = None) -> dict:
+    """Train the VQ-VAE, prior and critic; save the pipeline, ``scores.json`` and the model card to ``output``.
+
+    Args:
+        output (`str` or `os.PathLike`): the pipeline folder.
+        config (`MusicTrainConfig`, *optional*): sizes, steps and seed (defaults reproduce the shipped model).
+        data_root (`str`, *optional*): the data folder (default: found automatically).
+        resume (`bool`, *optional*, defaults to `False`): continue an interrupted run from its checkpoints.
+        checkpoint_every (`int`, *optional*): steps between checkpoints within each stage.
+
+    Returns:
+        `dict`: the scores (also in ``scores.json``).
+    """
+    from ..pipelines.pipeline_emo_music import EmoMusicPipeline
+
+    config = config or MusicTrainConfig()
+    run = TrainRun(checkpoint_dir=train_state_dir(output), resume=resume, checkpoint_every=checkpoint_every)
+    train = load_music_clips("train", data_root, limit=config.max_clips)
+    val = load_music_clips("val", data_root, limit=config.max_clips)
+    test = load_music_clips("test", data_root, limit=config.max_clips)
+    logger.info("EMOPIA: %d train, %d val, %d test clips", len(train), len(val), len(test))
+    bank = EmotionBank().eval().requires_grad_(False)
+
+    with run.timed("total"):
+        with run.timed("vqvae"):
+            vqvae, vq_fit = train_vqvae(train, config, run)
+            vq_scores = {"val": evaluate_vqvae(vqvae, val), "test": evaluate_vqvae(vqvae, test)}
+        logger.info("vqvae done (%.1f min): %s", run.minutes["vqvae"], vq_scores)
+
+        with run.timed("prior"):
+            sequences = encode_clips(vqvae, train, config.transpositions)
+            prior, prior_fit = train_prior(sequences, bank, config, vqvae.token_codebook_sizes, run)
+            val_seq = encode_clips(vqvae, val, (0,))
+            prior_scores = {"val_nll_conditioned": prior_nll(prior, val_seq, bank, True),
+                            "val_nll_unconditional": prior_nll(prior, val_seq, bank, False)}
+        logger.info("prior done (%.1f min): %s", run.minutes["prior"], prior_scores)
+
+        with run.timed("critic"):
+            critic, critic_fit = train_critic(train, val, bank, config, run)
+            test_true = np.array([QUADRANTS.index(c.quadrant) for c in test])
+            critic_test = quadrant_scores(critic_predict(critic, bank, [c.grid for c in test]), test_true)
+            critic_val = {"val_quadrant_accuracy": critic_fit.best_score if critic_fit.best_score is not None else -1.0}
+        logger.info("critic done (%.1f min): val %s test %s", run.minutes["critic"], critic_val, critic_test)
+
+    pipe = EmoMusicPipeline(vqvae=vqvae, prior=prior, emotion_bank=bank, music_critic=critic)
+    scores = {"vqvae": vq_scores, "prior": prior_scores, "critic": {**critic_val, "test": critic_test},
+              "minutes": dict(run.minutes), "config": asdict(config), "data": {"train": len(train), "val": len(val), "test": len(test)},
+              "history": {"vqvae": vq_fit.history, "prior": prior_fit.history, "critic": critic_fit.history}}
+    finish_recipe(pipe, output, scores, music_model_card, run)
+    return scores
+
