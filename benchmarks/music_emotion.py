@@ -35,7 +35,7 @@ from emogen.music.judge import QUADRANTS, EmotionJudge
 from emogen.music.metrics import MUSICALITY_FEATURES, CopyIndex, note_tokens, overlapping_area
 from emogen.music.representation import events_from_grid
 from emogen.music.stats import note_array, piece_statistics
-from emogen.music.train import critic_predict, quadrant_scores
+from emogen.music.evaluation import critic_predict, quadrant_scores
 from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline
 
 CATEGORIES = ("happy", "angry", "sad", "calm")  # Q1..Q4

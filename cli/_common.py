@@ -14,8 +14,10 @@ import typer
 from emogen.errors import EmogenError
 
 __all__ = [
+    "CheckpointOpt",
     "DeviceOpt",
     "EmotionOpt",
+    "MaxSecondsOpt",
     "OutputOpt",
     "QuietOpt",
     "SeedOpt",
@@ -35,6 +37,8 @@ SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed; the sa
 OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="Output file; written atomically (no partial file on failure).")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (GPU when present, else CPU), cpu, cuda, cuda:N or mps.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+CheckpointOpt = Annotated[Path | None, typer.Option("--checkpoint", help="A pipeline folder (written by `emogen train`) to use instead of the shipped checkpoint.")]
+MaxSecondsOpt = Annotated[float, typer.Option("--max-seconds", help="Refuse longer inputs unless raised (long recordings are processed in chunks cut at pauses).")]
 
 
 def examples_epilog(examples: list[str]) -> str:

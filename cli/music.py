@@ -11,7 +11,7 @@ from emogen.emotion import EmotionSpec
 from emogen.errors import InputError
 
 from ._apps import CONTEXT, app
-from ._common import DeviceOpt, EmotionOpt, QuietOpt, SeedOpt, examples_epilog, fail, handle_errors
+from ._common import CheckpointOpt, DeviceOpt, EmotionOpt, QuietOpt, SeedOpt, examples_epilog, fail, handle_errors
 
 EXAMPLES = [
     "emogen music --emotion happy:0.7 --bars 16 --seed 0 -o happy.mid",
@@ -36,7 +36,6 @@ TempoOpt = Annotated[float | None, typer.Option("--tempo", help="Tempo of the ou
 CandidatesOpt = Annotated[int, typer.Option("--candidates", "-n", help="Generate N candidates and keep the one the music critic finds closest to the emotion (1-64).")]
 TemperatureOpt = Annotated[float, typer.Option("--temperature", help="Sampling temperature (0.05-3).")]
 WavOpt = Annotated[Path | None, typer.Option("--wav", help="Also render the music as piano audio to this .wav file.")]
-CheckpointOpt = Annotated[Path | None, typer.Option("--checkpoint", help="Pipeline folder to use instead of the shipped checkpoints/music.")]
 
 
 def _check_outputs(output: Path | None, wav: Path | None) -> Path:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ._apps import recognize_app
-from ._common import examples_epilog, handle_errors
+from ._common import CheckpointOpt, MaxSecondsOpt, examples_epilog, handle_errors
 
 EXAMPLES = [
     "emogen recognize voice speech.wav",
@@ -22,8 +22,8 @@ EXAMPLES = [
 def recognize_voice(
     input: Annotated[Path, typer.Argument(help="Speech recording: anything soundfile reads, any rate, mono or stereo.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
-    max_seconds: Annotated[float, typer.Option("--max-seconds", help="Refuse longer inputs unless raised.")] = 600.0,
-    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help="A voice pipeline folder; default: the shipped checkpoints/voice.")] = None,
+    max_seconds: MaxSecondsOpt = 600.0,
+    checkpoint: CheckpointOpt = None,
 ) -> None:
     """Print the emotion distribution, valence/arousal/dominance and intensity heard in a voice clip."""
     import torch

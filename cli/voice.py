@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ._apps import app
-from ._common import DeviceOpt, EmotionOpt, OutputOpt, QuietOpt, SeedOpt, examples_epilog, handle_errors
+from ._common import CheckpointOpt, DeviceOpt, EmotionOpt, MaxSecondsOpt, OutputOpt, QuietOpt, SeedOpt, examples_epilog, handle_errors
 
 EXAMPLES = [
     "emogen voice --input neutral.wav --emotion angry:0.8 -o angry.wav",
@@ -28,10 +28,10 @@ def voice(
     guidance: Annotated[float, typer.Option("--guidance", min=0.0, help="Classifier-free guidance on the emotion (1 = off).")] = 2.0,
     temperature: Annotated[float, typer.Option("--temperature", min=0.0, max=2.0, help="Scale of the initial noise: lower = more typical prosody, higher = more varied.")] = 0.5,
     rate: Annotated[float | None, typer.Option("--rate", help="Duration factor (1.2 = 20% slower); default: the emotion's own rate.")] = None,
-    max_seconds: Annotated[float, typer.Option("--max-seconds", help="Refuse longer inputs unless raised (long files are converted in chunks cut at pauses).")] = 600.0,
+    max_seconds: MaxSecondsOpt = 600.0,
     seed: SeedOpt = None,
     device: DeviceOpt = "auto",
-    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help="A voice pipeline folder; default: the shipped checkpoints/voice.")] = None,
+    checkpoint: CheckpointOpt = None,
     threads: Annotated[int, typer.Option("--threads", min=1, help="CPU threads for torch (the model is small: 1 is fastest on a busy CPU).")] = 1,
     quiet: QuietOpt = False,
 ) -> None:

@@ -143,7 +143,7 @@ def test_ema_changes_the_final_weights():
     fit(plain, make_step(plain), CONFIG, quiet=True)
     fit(averaged, make_step(averaged), FitConfig(**{**CONFIG.__dict__, "ema_decay": 0.9}), quiet=True)
     assert not same(weights(plain), weights(averaged))
-    loss = lambda m: float(((m(X) - Y) ** 2).mean())  # noqa: E731
+    loss = lambda m: float(((m(X) - Y) ** 2).mean().detach())  # noqa: E731
     assert loss(averaged) < 2 * loss(plain) + 0.1  # an average of good weights, not noise
 
 

@@ -25,5 +25,5 @@ __all__ = [
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
-    {"EmotionBank": "bank", "EmotionCondition": "condition", "EmotionDropout": "dropout", "EmotionReading": "bank"},
+    {"EmotionBank": "bank", "EmotionCondition": "condition", "EmotionDropout": "dropout", "EmotionReading": "reading"},
 )

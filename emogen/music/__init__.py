@@ -7,7 +7,9 @@
 - :mod:`~emogen.music.critic`: :class:`MusicEmotionEncoder`, music -> shared emotion space (the critic).
 - :mod:`~emogen.music.judge`, :mod:`~emogen.music.stats`, :mod:`~emogen.music.metrics`: evaluation only.
 - :mod:`~emogen.music.synth`: a numpy piano-like synth for ``--wav``.
-- :mod:`~emogen.music.train`: the training recipe behind ``emogen train music``.
+- :mod:`~emogen.music.evaluation`: scores of the three models (training recipe and benchmarks).
+
+The training recipe behind ``emogen train music`` is :mod:`emogen.training.music`.
 """
 
 from .critic import MusicEmotionEncoder, MusicEmotionEncoderOutput

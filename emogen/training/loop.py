@@ -212,6 +212,32 @@ class _LoopState:
     history: list[dict[str, float]] = field(default_factory=list)
     trace: dict[str, list[float]] = field(default_factory=dict)
     validation: list[tuple[int, float]] = field(default_factory=list)
+    window: dict[str, list[float]] = field(default_factory=dict, repr=False)
+
+    def record(self, scalars: dict[str, float]) -> None:
+        """Add one step's scalar outputs to the trace and to the current log window."""
+        for name, value in scalars.items():
+            self.trace.setdefault(name, []).append(value)
+            self.window.setdefault(name, []).append(value)
+
+    def close_window(self, lr: float, seconds: float) -> dict[str, float]:
+        """Append the window means (plus ``lr`` and ``seconds``) to the history and start a new window."""
+        row = {"step": float(self.step), **{k: sum(v) / len(v) for k, v in self.window.items()}, "lr": lr, "seconds": seconds}
+        self.history.append(row)
+        self.window = {}
+        return row
+
+    def score(self, value: float, weights: nn.Module) -> bool:
+        """Record a validation score; keep a CPU copy of ``weights`` when it is the best so far."""
+        self.validation.append((self.step, value))
+        if self.best_score is not None and value <= self.best_score:
+            return False
+        self.best_score, self.best_step, self.best_state = value, self.step, _cpu_state(weights)
+        return True
+
+    def saved(self) -> dict[str, Any]:
+        """What a checkpoint keeps (the open log window is not kept: logs restart at a checkpoint)."""
+        return {k: v for k, v in asdict(self).items() if k != "window"}
 
 
 def fit(
@@ -268,13 +294,14 @@ def fit(
         ...     idx = torch.randint(0, 64, (16,), generator=gen)
         ...     return {"loss": ((model(x[idx]) - y[idx]) ** 2).mean()}
         >>> result = fit(model, step, FitConfig(steps=200, lr=0.05, log_every=200), quiet=True)
-        >>> result.history[-1]["loss"] < 0.05
+        >>> result.trace["loss"][-1] < 0.01
         True
     """
     import torch
     from accelerate import Accelerator
 
-    if accelerator is None:
+    own = accelerator is None
+    if own:
         accelerator = Accelerator(cpu=not torch.cuda.is_available())
     cuda_devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
     with torch.random.fork_rng(devices=cuda_devices):
@@ -284,7 +311,8 @@ def fit(
                 parameters, stateful, _quiet_from_env() if quiet is None else quiet,
             )
         finally:
-            accelerator.free_memory()
+            if not own:  # the caller's accelerator runs the next stage: forget what this one prepared
+                accelerator.free_memory()
 
 
 def _fit(model, step_fn, config, accelerator, checkpoint_dir, resume, validate, validate_every, on_step, parameters,
@@ -293,6 +321,7 @@ def _fit(model, step_fn, config, accelerator, checkpoint_dir, resume, validate, 
     from accelerate.utils import set_seed
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
     from tqdm.auto import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
     set_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
@@ -322,56 +351,50 @@ def _fit(model, step_fn, config, accelerator, checkpoint_dir, resume, validate, 
     resumed_from = state.step if last is not None else None
 
     validate_every = validate_every or config.log_every
-    window: dict[str, list[float]] = {}
     running: float | None = None
     start_time = time.time()
-    bar = tqdm(total=config.steps, initial=state.step, desc=config.desc, dynamic_ncols=True,
-               disable=quiet or not accelerator.is_local_main_process)
-    wrapped.train()
-    for step in range(state.step, config.steps):
-        outputs = step_fn(step, generator)
-        loss = outputs["loss"]
-        optimizer.zero_grad()
-        accelerator.backward(loss)
-        if config.max_grad_norm is not None:
-            accelerator.clip_grad_norm_(params, config.max_grad_norm)
-        optimizer.step()
-        if schedule is not None:
-            schedule.step()
-        if ema is not None:
-            ema.update_parameters(raw)
-        done = step + 1
-        scalars = _scalars(outputs)
-        if not math.isfinite(scalars["loss"]):
-            msg = f"{config.desc}: the loss is {scalars['loss']} at step {done}; lower the learning rate or clip gradients"
-            raise FloatingPointError(msg)
-        for name, value in scalars.items():
-            state.trace.setdefault(name, []).append(value)
-            window.setdefault(name, []).append(value)
-        running = scalars["loss"] if running is None else 0.98 * running + 0.02 * scalars["loss"]
-        bar.update(1)
-        bar.set_postfix(loss=f"{running:.4g}", refresh=False)
-        if on_step is not None:
-            on_step(step, outputs)
-        if done == 1 or done % config.log_every == 0 or done == config.steps:
-            row = {"step": float(done), **{k: sum(v) / len(v) for k, v in window.items()},
-                   "lr": float(optimizer.param_groups[0]["lr"]), "seconds": time.time() - start_time}
-            state.history.append(row)
-            window = {}
-            logger.info("%s step %d/%d: %s", config.desc, done, config.steps,
-                        " ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("step", "seconds")))
-        if validate is not None and (done % validate_every == 0 or done == config.steps):
-            score = _score(validate, raw, ema)
-            state.validation.append((done, score))
-            if state.best_score is None or score > state.best_score:
-                state.best_score, state.best_step = score, done
-                state.best_state = _cpu_state(ema.module if ema is not None else raw)
-            logger.info("%s step %d: validation %.4f (best %.4f at step %d)", config.desc, done, score, state.best_score, state.best_step)
-            wrapped.train()
-        state.step = done
-        if folder is not None and (done == config.steps or (config.checkpoint_every and done % config.checkpoint_every == 0)):
-            _save_checkpoint(accelerator, folder, state, ema, extra, config)
-    bar.close()
+    with logging_redirect_tqdm():
+        bar = tqdm(total=config.steps, initial=state.step, desc=config.desc, dynamic_ncols=True,
+                   disable=quiet or not accelerator.is_local_main_process)
+        wrapped.train()
+        for step in range(state.step, config.steps):
+            # 1. one optimisation step
+            outputs = step_fn(step, generator)
+            optimizer.zero_grad()
+            accelerator.backward(outputs["loss"])
+            if config.max_grad_norm is not None:
+                accelerator.clip_grad_norm_(params, config.max_grad_norm)
+            optimizer.step()
+            if schedule is not None:
+                schedule.step()
+            if ema is not None:
+                ema.update_parameters(raw)
+            state.step = step + 1
+            # 2. bookkeeping: trace, progress bar, callback, log line
+            scalars = _scalars(outputs)
+            if not math.isfinite(scalars["loss"]):
+                msg = f"{config.desc}: the loss is {scalars['loss']} at step {state.step}; lower the learning rate or clip gradients"
+                raise FloatingPointError(msg)
+            state.record(scalars)
+            running = scalars["loss"] if running is None else 0.98 * running + 0.02 * scalars["loss"]
+            bar.update(1)
+            bar.set_postfix(loss=f"{running:.4g}", refresh=False)
+            if on_step is not None:
+                on_step(step, outputs)
+            last_step = state.step == config.steps
+            if state.step == 1 or state.step % config.log_every == 0 or last_step:
+                row = state.close_window(float(optimizer.param_groups[0]["lr"]), time.time() - start_time)
+                logger.info("%s step %d/%d: %s", config.desc, state.step, config.steps,
+                            " ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("step", "seconds")))
+            # 3. validation (best weights kept) and checkpoint
+            if validate is not None and (state.step % validate_every == 0 or last_step):
+                state.score(_score(validate, raw, ema), ema.module if ema is not None else raw)
+                logger.info("%s step %d: validation %.4f (best %.4f at step %d)", config.desc, state.step,
+                            state.validation[-1][1], state.best_score, state.best_step)
+                wrapped.train()
+            if folder is not None and (last_step or (config.checkpoint_every and state.step % config.checkpoint_every == 0)):
+                _save_checkpoint(accelerator, folder, state, ema, extra, config)
+        bar.close()
 
     if ema is not None:
         raw.load_state_dict(ema.module.state_dict())
@@ -418,7 +441,7 @@ def _save_checkpoint(accelerator, folder: Path, state: _LoopState, ema, extra: l
     accelerator.wait_for_everyone()
     accelerator.save_state(str(tmp))
     if accelerator.is_main_process:
-        loop = {**asdict(state), "ema": ema.state_dict() if ema is not None else None,
+        loop = {**state.saved(), "ema": ema.state_dict() if ema is not None else None,
                 "stateful": [obj.state_dict() for obj in extra], "config": asdict(config)}
         torch.save(loop, tmp / LOOP_STATE_FILE)
         if final.exists():

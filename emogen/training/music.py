@@ -273,17 +273,12 @@ def train_critic(train: list[MusicClip], val: list[MusicClip], bank: EmotionBank
 # ---------------------------------------------------------------------------------------------- recipe
 def train_music(output: str | os.PathLike[str], config: MusicTrainConfig | None = None, data_root: str | None = None, *,
                 resume: bool = False, checkpoint_every: int | None = None) -> dict:
-    """Train the VQ-VAE, prior and critic; save the pipeline, ``scores.json`` and the model card to ``output``.
+    """Train the VQ-VAE, prior and critic on EMOPIA and write the pipeline folder ``output``.
 
-    Args:
-        output (`str` or `os.PathLike`): the pipeline folder.
-        config (`MusicTrainConfig`, *optional*): sizes, steps and seed (defaults reproduce the shipped model).
-        data_root (`str`, *optional*): the data folder (default: found automatically).
-        resume (`bool`, *optional*, defaults to `False`): continue an interrupted run from its checkpoints.
-        checkpoint_every (`int`, *optional*): steps between checkpoints within each stage.
-
-    Returns:
-        `dict`: the scores (also in ``scores.json``).
+    ``config`` defaults to the shipped model's, ``data_root`` to the data folder found automatically.
+    ``resume`` and ``checkpoint_every`` go to :class:`~emogen.training.recipe.TrainRun` (stage checkpoints
+    live in ``.<name>.train`` beside ``output`` until the folder is complete). Returns the scores, which
+    are also written to ``scores.json`` beside the weights and the model card.
     """
     from ..pipelines.pipeline_emo_music import EmoMusicPipeline
 

@@ -3,7 +3,7 @@
 Frames of log-mel + normalised log-F0 + voicing go through a small residual 1-D CNN, masked mean/std
 pooling and an MLP to a 16-d point of the :class:`~emogen.emotion.EmotionBank` space. It is trained with
 the bank's Gaussian likelihood, the bank's VAD head, a directional-intensity loss and an adversarial
-speaker head (see :mod:`emogen.voice.train_encoder`), so ``bank.posterior(embedding, encoder.config.categories)`` is
+speaker head (see :mod:`emogen.training.voice`), so ``bank.posterior(embedding, encoder.config.categories)`` is
 the emotion distribution and ``bank.project_intensity(embedding, k)`` the intensity heard along category k.
 """
 
