@@ -6,7 +6,7 @@ import typer
 
 from ._common import examples_epilog
 
-__all__ = ["app", "recognize_app", "train_app"]
+__all__ = ["app", "prepare_app", "recognize_app", "train_app"]
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -29,5 +29,7 @@ app = typer.Typer(
 )
 train_app = typer.Typer(help="Train the models that ship in checkpoints/ (accelerate: the same command scales to GPUs).", context_settings=CONTEXT, no_args_is_help=True)
 recognize_app = typer.Typer(help="Recognise the emotion in an input with emogen's encoders.", context_settings=CONTEXT, no_args_is_help=True)
+prepare_app = typer.Typer(help="Extract training data into keyed caches (landmarks, audio features); never committed.", context_settings=CONTEXT, no_args_is_help=True)
 app.add_typer(train_app, name="train")
 app.add_typer(recognize_app, name="recognize")
+app.add_typer(prepare_app, name="prepare")

@@ -5,7 +5,7 @@ The CLI turns every :class:`EmogenError` into one line on stderr and exit code 2
 
 from __future__ import annotations
 
-__all__ = ["EmogenError", "EmotionSpecError", "InputError", "DataNotFoundError", "CheckpointNotFoundError"]
+__all__ = ["EmogenError", "EmotionSpecError", "InputError", "NoFaceError", "DataNotFoundError", "CheckpointNotFoundError"]
 
 
 class EmogenError(ValueError):
@@ -18,6 +18,10 @@ class EmotionSpecError(EmogenError):
 
 class InputError(EmogenError):
     """An input file or argument that cannot be used (missing, corrupt, silent, out of range)."""
+
+
+class NoFaceError(InputError):
+    """An image or video without a usable face: none found, too small, or turned away from the camera."""
 
 
 class DataNotFoundError(EmogenError):

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from emogen.music.prior import EmotionCodePrior
     from emogen.music.vqvae import ElementVQVAE
     from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline
+    from emogen.pipelines.pipeline_emo_portrait import EmoPortraitPipeline
     from emogen.pipelines.pipeline_emo_voice import EmoVoicePipeline
     from emogen.schedulers import DDIMScheduler
 
@@ -53,6 +54,7 @@ __all__ = [
     "TinyPipelineOutput",
     "build_tiny_music_pipeline",
     "build_tiny_pipeline",
+    "build_tiny_portrait_pipeline",
     "build_tiny_voice_pipeline",
     "randomize_parameters",
     "speechlike",
@@ -313,6 +315,37 @@ def build_tiny_voice_pipeline(seed: int = 0, sad_rate_slope: float = 0.2) -> Emo
     scheduler = tiny_scheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="v_prediction")
     pipe = EmoVoicePipeline(denoiser=denoiser, scheduler=scheduler, emotion_bank=bank, speech_critic=encoder)
     for module in (bank, denoiser, encoder):
+        module.eval()
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+# ----------------------------------------------------------------------------- portrait
+
+
+def build_tiny_portrait_pipeline(seed: int = 0) -> EmoPortraitPipeline:
+    """An :class:`~emogen.pipelines.pipeline_emo_portrait.EmoPortraitPipeline` with tiny random components.
+
+    The motion denoiser has 16 channels and 2 blocks (window 32 frames, so short clips already use
+    several windows), the face critic 16 hidden units; the scheduler is the shipped portrait pipeline's
+    DDIM (cosine, v-prediction). The motion is small random noise: use it for plumbing only.
+
+    Args:
+        seed (`int`, *optional*, defaults to 0): seeds the generator the weights are drawn from.
+    """
+    from emogen.pipelines.pipeline_emo_portrait import EmoPortraitPipeline
+    from emogen.portrait.critic import FaceEmotionEncoder
+    from emogen.portrait.motion import PortraitMotionDenoiser
+
+    bank = EmotionBank()
+    denoiser = PortraitMotionDenoiser(hidden_channels=16, num_blocks=2, window=32)
+    critic = FaceEmotionEncoder(hidden_dim=16, num_layers=1)
+    randomize_parameters((denoiser, critic), torch.Generator().manual_seed(seed), scale=None)
+    with torch.no_grad():
+        denoiser.motion_std.fill_(0.005)  # sub-pixel motion: the face barely moves
+    scheduler = tiny_scheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="v_prediction")
+    pipe = EmoPortraitPipeline(motion_denoiser=denoiser, scheduler=scheduler, emotion_bank=bank, face_critic=critic)
+    for module in (bank, denoiser, critic):
         module.eval()
     pipe.set_progress_bar_config(disable=True)
     return pipe

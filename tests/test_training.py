@@ -51,15 +51,15 @@ def same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
     return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
 
 
-CONFIG = FitConfig(steps=60, lr=5e-2, weight_decay=1e-4, max_grad_norm=1.0, pct_start=0.2, log_every=20, seed=3, desc="test")
+CONFIG = FitConfig(steps=30, lr=5e-2, weight_decay=1e-4, max_grad_norm=1.0, pct_start=0.2, log_every=10, seed=3, desc="test")
 
 
 def test_fit_decreases_the_loss():
     model = make_model()
     result = fit(model, make_step(model), CONFIG, quiet=True)
-    assert result.history[0]["step"] == 1 and result.history[-1]["step"] == 60
+    assert result.history[0]["step"] == 1 and result.history[-1]["step"] == 30
     assert result.history[-1]["loss"] < 0.3 * result.history[0]["loss"]
-    assert len(result.trace["loss"]) == 60 and result.trace["batch"][0] == 32.0
+    assert len(result.trace["loss"]) == 30 and result.trace["batch"][0] == 32.0
     assert not model.training
 
 
@@ -82,36 +82,36 @@ def test_fit_leaves_the_global_rng_alone():
 
 @pytest.mark.parametrize("ema_decay", [None, 0.9])
 def test_resume_after_an_interruption_gives_the_same_weights(tmp_path, ema_decay):
-    config = FitConfig(**{**CONFIG.__dict__, "checkpoint_every": 20, "ema_decay": ema_decay})
+    config = FitConfig(**{**CONFIG.__dict__, "checkpoint_every": 10, "ema_decay": ema_decay})
     reference = make_model()
-    sampler = EpochSampler(len(X), 48)  # epochs do not line up with checkpoints
+    sampler = EpochSampler(len(X), 48)  # epochs (6 steps) do not line up with checkpoints
     fit(reference, make_step(reference, sampler), config, stateful=[sampler], quiet=True)
 
     model, sampler = make_model(), EpochSampler(len(X), 48)
     with pytest.raises(Interrupt):
-        fit(model, make_step(model, sampler, stop_at=50), config, checkpoint_dir=tmp_path, stateful=[sampler], quiet=True)
-    assert latest_checkpoint(tmp_path).name == "step-0000040"
+        fit(model, make_step(model, sampler, stop_at=25), config, checkpoint_dir=tmp_path, stateful=[sampler], quiet=True)
+    assert latest_checkpoint(tmp_path).name == "step-0000020"
 
     model, sampler = make_model(), EpochSampler(len(X), 48)  # a fresh process: new model, new sampler
     result = fit(model, make_step(model, sampler), config, checkpoint_dir=tmp_path, resume=True, stateful=[sampler], quiet=True)
-    assert result.resumed_from == 40
-    assert len(result.trace["loss"]) == 60  # the trace before the interruption came back too
+    assert result.resumed_from == 20
+    assert len(result.trace["loss"]) == 30  # the trace before the interruption came back too
     assert same(weights(model), weights(reference))
 
     # a finished run resumes as done, with the same weights and no further step
     again = make_model()
     calls = []
     done = fit(again, lambda i, g: calls.append(i), config, checkpoint_dir=tmp_path, resume=True, stateful=[EpochSampler(len(X), 48)], quiet=True)
-    assert calls == [] and done.resumed_from == 60
+    assert calls == [] and done.resumed_from == 30
     assert same(weights(again), weights(reference))
 
 
 def test_checkpoints_are_written_atomically(tmp_path, monkeypatch):
     model = make_model()
-    config = FitConfig(**{**CONFIG.__dict__, "checkpoint_every": 20})
+    config = FitConfig(**{**CONFIG.__dict__, "checkpoint_every": 10})
     fit(model, make_step(model), config, checkpoint_dir=tmp_path, quiet=True)
-    assert [p.name for p in tmp_path.iterdir()] == ["step-0000060"]  # older ones replaced, no temporary left
-    assert (tmp_path / "step-0000060" / LOOP_STATE_FILE).is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["step-0000030"]  # older ones replaced, no temporary left
+    assert (tmp_path / "step-0000030" / LOOP_STATE_FILE).is_file()
 
     # a save that dies half-way leaves the previous checkpoint as the one to resume from
     from accelerate import Accelerator
@@ -123,12 +123,12 @@ def test_checkpoints_are_written_atomically(tmp_path, monkeypatch):
 
     model = make_model()
     with pytest.raises(Interrupt):
-        fit(model, make_step(model, stop_at=30), config, checkpoint_dir=tmp_path / "b", quiet=True)
+        fit(model, make_step(model, stop_at=15), config, checkpoint_dir=tmp_path / "b", quiet=True)
     monkeypatch.setattr(Accelerator, "save_state", broken_save)
     model = make_model()
     with pytest.raises(OSError, match="disk full"):
         fit(model, make_step(model), config, checkpoint_dir=tmp_path / "b", resume=True, quiet=True)
-    assert latest_checkpoint(tmp_path / "b").name == "step-0000020"
+    assert latest_checkpoint(tmp_path / "b").name == "step-0000010"
 
 
 def test_resume_refuses_a_changed_config(tmp_path):
@@ -149,16 +149,16 @@ def test_ema_changes_the_final_weights():
 
 def test_validate_keeps_the_best_weights():
     model = make_model()
-    scores = iter([0.1, 0.9, 0.3])  # best at the second validation (step 40)
+    scores = iter([0.1, 0.9, 0.3])  # best at the second validation (step 20)
     snapshots = {}
 
     def validate() -> float:
         snapshots[len(snapshots)] = weights(model)
         return next(scores)
 
-    result = fit(model, make_step(model), CONFIG, validate=validate, validate_every=20, quiet=True)
-    assert result.validation == [(20, 0.1), (40, 0.9), (60, 0.3)]
-    assert (result.best_score, result.best_step) == (0.9, 40)
+    result = fit(model, make_step(model), CONFIG, validate=validate, validate_every=10, quiet=True)
+    assert result.validation == [(10, 0.1), (20, 0.9), (30, 0.3)]
+    assert (result.best_score, result.best_step) == (0.9, 20)
     assert same(weights(model), snapshots[1])
 
 

@@ -264,7 +264,9 @@ def fit(
             the best-scoring ones when ``validate`` is given.
         step_fn (`Callable[[int, torch.Generator], dict[str, Tensor]]`): builds one batch with the given
             generator (the only source of data randomness), runs the model and returns ``{"loss": ...}``
-            plus any other 0-d tensors to log. Step numbers are 0-based.
+            plus any other 0-d tensors to log. Step numbers are 0-based. It calls the model objects
+            directly: on one device ``prepare`` moves them in place; several processes (DDP) would need
+            the prepared wrapper instead.
         config (`FitConfig`): the hyper-parameters.
         accelerator (`accelerate.Accelerator`, *optional*): device placement and backward; a new one by
             default. What ``fit`` prepares is released at the end, so one accelerator can run several stages.

@@ -1,5 +1,6 @@
-"""Audio input and output for the voice pipeline: reading anything soundfile reads, validation, mono
-downmix, resampling, silence trimming and splitting long recordings at pauses.
+"""Audio input and output for the voice pipeline: reading anything soundfile reads (and compressed or video
+files, mp3/m4a/aac/mp4/mov/webm, through PyAV), validation, mono downmix, resampling, silence trimming and
+splitting long recordings at pauses.
 
 Every check raises :class:`~emogen.errors.InputError` with a message that names the file, the problem and
 the fix, so the CLI can print it on one line and exit with code 2.
@@ -22,6 +23,7 @@ __all__ = [
     "MODEL_SAMPLE_RATE",
     "AudioInfo",
     "check_audio",
+    "decode_audio",
     "load_audio",
     "probe_audio",
     "resample",
@@ -39,6 +41,8 @@ MODEL_SAMPLE_RATE = 16000
 DEFAULT_MAX_SECONDS = 600.0
 #: Peak level (dBFS) under which a recording counts as all silence.
 SILENCE_DBFS = -60.0
+#: Suffixes decoded with PyAV (FFmpeg) instead of soundfile, at the file's own rate.
+PYAV_SUFFIXES = frozenset({".mp3", ".m4a", ".aac", ".mp4", ".mov", ".webm"})
 
 
 @dataclass(frozen=True)
@@ -71,13 +75,16 @@ def probe_audio(path: str | os.PathLike[str], max_seconds: float | None = DEFAUL
     if path.stat().st_size == 0:
         msg = f"input {str(path)!r} is an empty file (0 bytes); give a recording with speech in it"
         raise InputError(msg)
-    try:
-        info = sf.info(str(path))
-    except Exception as error:  # soundfile raises LibsndfileError / RuntimeError / TypeError
-        reason = " ".join(str(error).split())
-        msg = f"input {str(path)!r} is not an audio file soundfile can read ({reason}); convert it to wav or flac"
-        raise InputError(msg) from None
-    result = AudioInfo(path=path, sample_rate=int(info.samplerate), channels=int(info.channels), frames=int(info.frames))
+    if path.suffix.lower() in PYAV_SUFFIXES:
+        result = _probe_pyav(path)
+    else:
+        try:
+            info = sf.info(str(path))
+        except Exception as error:  # soundfile raises LibsndfileError / RuntimeError / TypeError
+            reason = " ".join(str(error).split())
+            msg = f"input {str(path)!r} is not an audio file soundfile can read ({reason}); convert it to wav or flac"
+            raise InputError(msg) from None
+        result = AudioInfo(path=path, sample_rate=int(info.samplerate), channels=int(info.channels), frames=int(info.frames))
     if result.frames <= 0 or result.sample_rate <= 0:
         msg = f"input {str(path)!r} has no audio samples (0 length); give a recording with speech in it"
         raise InputError(msg)
@@ -121,9 +128,13 @@ def load_audio(
 ) -> tuple[np.ndarray, int]:
     """Read any file soundfile reads (any rate, any channel count) as float32 ``(samples, channels)``.
 
+    mp3, m4a, aac and the audio track of mp4, mov and webm files are decoded with PyAV at their own rate.
     Raises :class:`InputError` for a missing, non-audio, empty, all-silent or too long file.
     """
     info = probe_audio(path, max_seconds=max_seconds)
+    if info.path.suffix.lower() in PYAV_SUFFIXES:
+        audio, sample_rate = decode_audio(info.path)
+        return check_audio(audio, sample_rate, name=f"input {str(info.path)!r}"), sample_rate
     try:
         audio, sample_rate = sf.read(str(info.path), dtype="float32", always_2d=True)
     except Exception as error:
@@ -131,6 +142,78 @@ def load_audio(
         msg = f"input {str(info.path)!r} could not be decoded ({reason}); convert it to wav or flac"
         raise InputError(msg) from None
     return check_audio(audio, int(sample_rate), name=f"input {str(info.path)!r}"), int(sample_rate)
+
+
+def _open_audio_container(path: Path):
+    """Open ``path`` with PyAV and return ``(container, first audio stream)``; InputError when impossible."""
+    import av  # FFmpeg bindings: only for compressed and video files
+
+    try:
+        container = av.open(str(path))
+    except Exception as error:  # av.error.InvalidDataError and friends
+        reason = " ".join(str(error).split())
+        msg = f"input {str(path)!r} is not an audio or video file PyAV can read ({reason}); convert it to wav or flac"
+        raise InputError(msg) from None
+    if not container.streams.audio:
+        container.close()
+        msg = f"input {str(path)!r} has no audio track; give a file with speech in it"
+        raise InputError(msg)
+    return container, container.streams.audio[0]
+
+
+def _probe_pyav(path: Path) -> AudioInfo:
+    """:class:`AudioInfo` of a file PyAV reads, from its header (decoding it when the header has no duration)."""
+    container, stream = _open_audio_container(path)
+    try:
+        rate, channels = int(stream.rate or 0), int(stream.channels or 0)
+        if stream.duration is not None and stream.time_base is not None:
+            seconds = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            seconds = container.duration / 1_000_000  # av.time_base
+        else:
+            seconds = -1.0
+    finally:
+        container.close()
+    if seconds < 0:
+        audio, rate = decode_audio(path)
+        return AudioInfo(path=path, sample_rate=rate, channels=audio.shape[1], frames=audio.shape[0])
+    return AudioInfo(path=path, sample_rate=rate, channels=channels, frames=int(round(seconds * rate)))
+
+
+def decode_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
+    """Decode the first audio track of any file PyAV (FFmpeg) reads, at its own rate.
+
+    Returns:
+        `tuple`: float32 ``(samples, channels)`` and the sample rate. Raises :class:`InputError` for a file
+        that is not audio, has no audio track or cannot be decoded.
+    """
+    import av
+
+    path = Path(path)
+    container, stream = _open_audio_container(path)
+    try:
+        rate = int(stream.rate)
+        resampler = None
+        chunks: list[np.ndarray] = []
+        for frame in container.decode(stream):
+            if resampler is None:  # packed float32 at the stream's own rate and layout
+                resampler = av.AudioResampler(format="flt", layout=frame.layout.name, rate=rate)
+            channels = len(frame.layout.channels)
+            chunks.extend(f.to_ndarray().reshape(-1, channels) for f in resampler.resample(frame))
+        if resampler is not None:
+            chunks.extend(f.to_ndarray().reshape(-1, channels) for f in resampler.resample(None))
+    except InputError:
+        raise
+    except Exception as error:  # av.error.* on corrupt data
+        reason = " ".join(str(error).split())
+        msg = f"input {str(path)!r} could not be decoded ({reason}); convert it to wav or flac"
+        raise InputError(msg) from None
+    finally:
+        container.close()
+    if not chunks:
+        msg = f"input {str(path)!r} has no audio samples (0 length); give a recording with speech in it"
+        raise InputError(msg)
+    return np.concatenate(chunks).astype(np.float32, copy=False), rate
 
 
 def to_mono(audio: np.ndarray) -> np.ndarray:

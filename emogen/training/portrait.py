@@ -1,0 +1,457 @@
+"""The portrait recipe: landmark cache -> face emotion encoder (critic) -> motion denoiser -> pipeline folder.
+
+``emogen train portrait --output checkpoints/portrait`` runs :func:`train_portrait`, which reproduces the
+shipped checkpoint (see its model card) on one CPU thread in about 20 minutes, both models through
+:func:`~emogen.training.fit`.
+
+Motion denoiser (v-prediction, cosine schedule) on random windows of three kinds of rows:
+
+- **GRID** (lip sync): GRID s1 motion with its audio; emotion neutral (the bank's neutral point);
+- **MEAD** (expressions): MEAD motion, audio null, emotion = the clip's category at intensity 1;
+- **mixed** (so audio and emotion combine, and intensity is a real knob): GRID motion plus
+  ``a`` times the MEAD per-emotion static expression offset (mean over frames and identities of the
+  landmark offsets from each identity's neutral rest, eye units), conditioned on the audio and on
+  emotion ``k:a`` with ``a ~ U(0, 1)``, i.e. the bank point ``mu_neutral + a (mu_k - mu_neutral)``.
+
+Emotion and audio are each dropped at random (:class:`~emogen.emotion.EmotionDropout` for the emotion,
+a null audio with mask 0 for the audio), so sampling combines them by compositional guidance.
+
+Face critic: :class:`~emogen.portrait.critic.FaceEmotionEncoder` on MEAD frames (plus GRID frames as
+more neutral faces), with the bank's Gaussian likelihood, its VAD head and the directional intensity,
+half the rows as absolute eye-frame geometry and half as offsets from the person's rest placed on the
+mean face; one MEAD identity is held out for model selection.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..emotion import EmotionBank, EmotionCondition, EmotionDropout, EmotionSpec
+from ..portrait.critic import MEAD_CATEGORIES, FaceEmotionEncoder
+from ..portrait.geometry import MOUTH, mouth_opening
+from ..portrait.motion import LANDMARK_CHANNELS, PortraitMotionDenoiser, make_scheduler
+from .loop import FitConfig, FitResult, GeneratorState, seeded_init
+from .recipe import TrainRun, finish_recipe, folder_megabytes, train_state_dir
+
+__all__ = ["CriticTrainConfig", "MotionTrainConfig", "PortraitTrainConfig", "expression_offsets", "lip_sync_scores",
+           "portrait_model_card", "train_critic", "train_motion", "train_portrait"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class MotionTrainConfig:
+    """Hyper-parameters of :func:`train_motion` (defaults reproduce the shipped checkpoint)."""
+
+    steps: int = 4000
+    batch_size: int = 32
+    min_window: int = 40
+    max_window: int = 75
+    lr: float = 1e-3
+    grid_share: float = 0.35
+    mead_share: float = 0.25  # the rest are mixed rows
+    emotion_dropout: float = 0.15
+    audio_dropout: float = 0.15
+    num_train_timesteps: int = 1000
+    seed: int = 0
+    denoiser_kwargs: dict = field(default_factory=lambda: {"window": 72})
+
+
+@dataclass
+class CriticTrainConfig:
+    """Hyper-parameters of :func:`train_critic` (defaults reproduce the shipped checkpoint)."""
+
+    steps: int = 1500
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 1e-2
+    val_identity: str = "W011"
+    offset_share: float = 0.5
+    grid_share: float = 0.15
+    noise: float = 0.01
+    vad_weight: float = 1.0
+    intensity_weight: float = 1.0
+    seed: int = 0
+    encoder_kwargs: dict = field(default_factory=dict)
+
+
+@dataclass
+class PortraitTrainConfig:
+    """The whole recipe: the landmark cache, and both models' hyper-parameters."""
+
+    cache: str = "runs/portrait_cache"
+    grid_limit: int | None = None
+    eval_steps: int = 10
+    eval_audio_guidance: float = 2.0
+    motion: MotionTrainConfig = field(default_factory=MotionTrainConfig)
+    critic: CriticTrainConfig = field(default_factory=CriticTrainConfig)
+
+
+# --------------------------------------------------------------------------------------------- data
+def expression_offsets(mead: list, categories: tuple[str, ...] = MEAD_CATEGORIES) -> dict[str, np.ndarray]:
+    """Static expression offset of each emotion `(136,)` in eye units: the mean landmark offset (from each
+    identity's neutral rest) over a clip's frames, averaged over identities."""
+    out = {}
+    for name in categories:
+        rows = [c.motion[:, :LANDMARK_CHANNELS].mean(0) for c in mead if c.emotion == name]
+        if rows:
+            out[name] = np.mean(rows, axis=0).astype(np.float32)
+    return out
+
+
+def _window(clip_array: np.ndarray, length: int, gen: torch.Generator) -> tuple[np.ndarray, int, int]:
+    """A random window of ``length`` frames (edge-padded when the clip is shorter); returns it, its start and valid frames."""
+    n = len(clip_array)
+    if n >= length:
+        start = int(torch.randint(0, n - length + 1, (1,), generator=gen))
+        return clip_array[start : start + length], start, length
+    pad = np.repeat(clip_array[-1:], length - n, axis=0)
+    return np.concatenate([clip_array, pad]), 0, n
+
+
+def _crop(clip, length: int, gen: torch.Generator) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    motion, start, valid = _window(clip.motion, length, gen)
+    audio = None
+    if clip.audio is not None:
+        a = clip.audio[start : start + length]
+        audio = np.concatenate([a, np.repeat(a[-1:], length - len(a), axis=0)]) if len(a) < length else a
+    mask = np.zeros(length, np.float32)
+    mask[:valid] = 1.0
+    return motion, audio, mask
+
+
+# --------------------------------------------------------------------------------------------- motion
+def train_motion(grid: list, mead: list, bank: EmotionBank, config: MotionTrainConfig,
+                 run: TrainRun | None = None) -> tuple[PortraitMotionDenoiser, object, FitResult, dict[str, np.ndarray]]:
+    """Train the motion denoiser on GRID, MEAD and mixed rows; returns the model, its scheduler, the fit and the offsets."""
+    run = run or TrainRun()
+    offsets = expression_offsets(mead)
+    emotional = [k for k in offsets if k != "neutral"]
+    with seeded_init(config.seed):
+        model = PortraitMotionDenoiser(emotion_dim=bank.config.embedding_dim, **config.denoiser_kwargs)
+    motion = np.concatenate([c.motion for c in grid + mead])
+    audio = np.concatenate([c.audio for c in grid])
+    model.set_statistics(motion, audio)
+    scheduler = make_scheduler(config.num_train_timesteps)
+    dropout = EmotionDropout(config.emotion_dropout, seed=config.seed)
+    neutral = bank.condition("neutral")
+    mead_conditions = {k: bank.condition(f"{k}:1" if k != "neutral" else "neutral") for k in offsets}
+    alphas = scheduler.alphas_cumprod
+    device = run.device
+    audio_dim = model.config.audio_channels
+
+    def step(i: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
+        length = int(torch.randint(config.min_window, config.max_window + 1, (1,), generator=gen))
+        motions, audios, audio_masks, masks, conditions = [], [], [], [], []
+        kinds = torch.rand(config.batch_size, generator=gen)
+        for u in kinds.tolist():
+            if u < config.grid_share or u >= config.grid_share + config.mead_share:  # GRID or mixed row
+                clip = grid[int(torch.randint(0, len(grid), (1,), generator=gen))]
+                m, a, mask = _crop(clip, length, gen)
+                cond = neutral
+                if u >= config.grid_share + config.mead_share:
+                    k = emotional[int(torch.randint(0, len(emotional), (1,), generator=gen))]
+                    amount = float(torch.rand(1, generator=gen))
+                    m = m.copy()
+                    m[:, :LANDMARK_CHANNELS] += amount * offsets[k]
+                    cond = bank.condition(f"{k}:{amount:.4f}")
+                audio_on = float(torch.rand(1, generator=gen)) >= config.audio_dropout
+            else:  # MEAD row: expression without audio
+                clip = mead[int(torch.randint(0, len(mead), (1,), generator=gen))]
+                m, a, mask = _crop(clip, length, gen)
+                cond = mead_conditions[clip.emotion]
+                a, audio_on = None, False
+            motions.append(m)
+            audios.append(a if a is not None else np.zeros((length, audio_dim), np.float32))
+            audio_masks.append(1.0 if audio_on else 0.0)
+            masks.append(mask)
+            conditions.append(cond)
+        x0 = model.normalize_motion(torch.from_numpy(np.stack(motions)).transpose(1, 2).to(device))
+        aud = model.normalize_audio(torch.from_numpy(np.stack(audios)).transpose(1, 2).to(device))
+        audio_mask = torch.tensor(audio_masks, device=device)
+        mask = torch.from_numpy(np.stack(masks)).to(device)
+        emotion = dropout(EmotionCondition.cat(conditions)).to(device)
+        t = torch.randint(0, config.num_train_timesteps, (config.batch_size,), generator=gen)
+        noise = torch.randn(x0.shape, generator=gen).to(device)
+        noisy = scheduler.add_noise(x0, noise, t)
+        a_t = alphas[t].sqrt()[:, None, None].to(device)
+        s_t = (1 - alphas[t]).sqrt()[:, None, None].to(device)
+        pred = model(noisy, t.to(device), aud, audio_mask, emotion.embedding, emotion.mask).sample
+        loss = (((pred - (a_t * noise - s_t * x0)) ** 2).mean(1) * mask).sum() / mask.sum()
+        return {"loss": loss}
+
+    fit_config = FitConfig(steps=config.steps, lr=config.lr, weight_decay=1e-4, max_grad_norm=1.0, pct_start=0.05,
+                           log_every=100, seed=config.seed, desc="motion")
+    result = run.fit("motion", model, step, fit_config, stateful=[GeneratorState(dropout.generator)])
+    return model.to("cpu").eval(), scheduler, result, offsets
+
+
+# --------------------------------------------------------------------------------------------- critic
+def _critic_rows(clips: list, template: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per frame: absolute eye-frame shapes, identity-free shapes (template + offsets), labels and clip index."""
+    shapes, free, labels, index = [], [], [], []
+    for n, c in enumerate(clips):
+        offsets = c.motion[:, :LANDMARK_CHANNELS].reshape(-1, 68, 2)
+        shapes.append(offsets + c.rest[None])
+        free.append(offsets + template[None])
+        labels += [c.emotion] * len(offsets)
+        index += [n] * len(offsets)
+    return np.concatenate(shapes), np.concatenate(free), np.array(labels), np.array(index)
+
+
+@torch.no_grad()
+def evaluate_critic(critic: FaceEmotionEncoder, bank: EmotionBank, clips: list, template: np.ndarray) -> dict[str, float]:
+    """Frame and clip accuracy over the critic's categories, absolute and identity-free inputs, and the
+    mean projected intensity of the emotional clips."""
+    if not clips:
+        return {}
+    critic.eval()
+    categories = list(critic.config.categories)
+    shapes, free, labels, index = _critic_rows(clips, template)
+    target = np.array([categories.index(str(x)) for x in labels])
+    scores: dict[str, float] = {}
+    for name, x in (("absolute", shapes), ("offsets", free)):
+        emb = critic(torch.from_numpy(x)).embedding
+        pred = bank.posterior(emb, categories).argmax(-1).numpy()
+        scores[f"frame_accuracy_{name}"] = float((pred == target).mean())
+        clip_emb = torch.stack([emb[torch.from_numpy(index == n)].mean(0) for n in range(len(clips))])
+        clip_pred = bank.posterior(clip_emb, categories).argmax(-1).numpy()
+        clip_target = np.array([categories.index(c.emotion) for c in clips])
+        scores[f"clip_accuracy_{name}"] = float((clip_pred == clip_target).mean())
+        intens = [float(bank.project_intensity(clip_emb[n : n + 1], c.emotion)[0]) for n, c in enumerate(clips) if c.emotion != "neutral"]
+        scores[f"intensity_{name}"] = float(np.mean(intens)) if intens else float("nan")
+    return scores
+
+
+def train_critic(train: list, val: list, grid: list, bank: EmotionBank, config: CriticTrainConfig,
+                 run: TrainRun | None = None) -> tuple[FaceEmotionEncoder, dict[str, float], FitResult]:
+    """Train the face critic on MEAD frames (``train`` identities) plus GRID frames as neutral; model selection on ``val``."""
+    run = run or TrainRun()
+    template = np.mean([c.rest for c in train] + [grid[0].rest], axis=0).astype(np.float32)
+    shapes, free, labels, _ = _critic_rows(train, template)
+    grid_rows = np.concatenate([c.motion[::5, :LANDMARK_CHANNELS].reshape(-1, 68, 2) + c.rest[None] for c in grid[:200]])
+    grid_free = grid_rows - grid[0].rest[None] + template[None]
+    with seeded_init(config.seed):
+        critic = FaceEmotionEncoder(embedding_dim=bank.config.embedding_dim, **config.encoder_kwargs)
+    stacked = np.concatenate([shapes, free]).reshape(-1, LANDMARK_CHANNELS)
+    critic.feature_mean.copy_(torch.from_numpy(stacked.mean(0)))
+    critic.feature_std.copy_(torch.from_numpy(stacked.std(0) + 1e-3))
+    critic.template.copy_(torch.from_numpy(template))
+    bank = bank.requires_grad_(False).to(run.device)
+    label_index = torch.tensor([bank.category_index(str(x)) for x in labels])
+    neutral_index = bank.category_index("neutral")
+    device = run.device
+
+    def step(i: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
+        n_grid = int(round(config.grid_share * config.batch_size))
+        n_mead = config.batch_size - n_grid
+        idx = torch.randint(0, len(shapes), (n_mead,), generator=gen)
+        use_free = (torch.rand(n_mead, generator=gen) < config.offset_share).numpy()
+        x = np.where(use_free[:, None, None], free[idx.numpy()], shapes[idx.numpy()])
+        gidx = torch.randint(0, len(grid_rows), (n_grid,), generator=gen).numpy()
+        g_free = (torch.rand(n_grid, generator=gen) < config.offset_share).numpy()
+        g = np.where(g_free[:, None, None], grid_free[gidx], grid_rows[gidx])
+        batch = torch.from_numpy(np.concatenate([x, g]).astype(np.float32))
+        batch = batch + config.noise * torch.randn(batch.shape, generator=gen)
+        y = torch.cat([label_index[idx], torch.full((n_grid,), neutral_index)]).to(device)
+        emb = critic(batch.to(device)).embedding
+        ce = nn.functional.cross_entropy(bank.log_likelihood(emb), y)
+        amount = (y != neutral_index).float()
+        vad = nn.functional.mse_loss(bank.vad(emb), amount[:, None] * bank.anchor_vad[y])
+        d = bank.directions[y]
+        proj = ((emb - bank.means[0]) * d).sum(-1) / (d * d).sum(-1).clamp_min(1e-8)
+        emotional = y != neutral_index
+        inten = nn.functional.mse_loss(proj[emotional], amount[emotional]) if emotional.any() else emb.sum() * 0
+        loss = ce + config.vad_weight * vad + config.intensity_weight * inten
+        return {"loss": loss, "ce": ce, "vad": vad, "intensity": inten}
+
+    def validate() -> float:
+        scores = evaluate_critic(critic, bank, val, template)
+        critic.train()
+        logger.info("critic val: %s", {k: round(v, 3) for k, v in scores.items()})
+        return scores["frame_accuracy_absolute"] + scores["frame_accuracy_offsets"]
+
+    fit_config = FitConfig(steps=config.steps, lr=config.lr, weight_decay=config.weight_decay, max_grad_norm=5.0, pct_start=0.1,
+                           log_every=100, seed=config.seed, desc="critic")
+    result = run.fit("critic", critic, step, fit_config, validate=validate if val else None, validate_every=100)
+    critic = critic.to("cpu").eval()
+    bank.to("cpu")
+    return critic, evaluate_critic(critic, bank, val, template), result
+
+
+# --------------------------------------------------------------------------------------------- evaluation
+@torch.no_grad()
+def lip_sync_scores(pipe, clips: list, steps: int = 10, audio_guidance: float = 2.0, seed: int = 0) -> dict[str, float]:
+    """Held-out lip sync: mouth landmark distance (M-LMD, eye units, mean over mouth points and frames) between
+    sampled and real motion, and the correlation of mouth opening, next to a still face (zero offsets)."""
+    import contextlib
+
+    condition = pipe.encode_emotion("neutral", batch_size=1)
+    generated, still, corr = [], [], []
+    for n, clip in enumerate(clips):
+        motion = pipe.sample_motion(clip.audio, condition, steps, audio_guidance, 1.0, 1.0,
+                                    torch.Generator().manual_seed(seed + n), _NoProgress())
+        real = clip.motion[:, :LANDMARK_CHANNELS].reshape(-1, 68, 2)
+        fake = motion[: len(real), :LANDMARK_CHANNELS].reshape(-1, 68, 2)
+        generated.append(float(np.linalg.norm(fake[:, MOUTH] - real[:, MOUTH], axis=-1).mean()))
+        still.append(float(np.linalg.norm(real[:, MOUTH], axis=-1).mean()))
+        a, b = mouth_opening(fake + clip.rest[None]), mouth_opening(real + clip.rest[None])
+        with contextlib.suppress(FloatingPointError):
+            if a.std() > 1e-6 and b.std() > 1e-6:
+                corr.append(float(np.corrcoef(a, b)[0, 1]))
+    return {"clips": len(clips), "m_lmd": float(np.mean(generated)), "m_lmd_still_face": float(np.mean(still)),
+            "mouth_opening_correlation": float(np.mean(corr)) if corr else float("nan")}
+
+
+class _NoProgress:
+    def update(self, n: int = 1) -> None:
+        """Ignore progress."""
+
+
+@torch.no_grad()
+def intensity_response(pipe, clip, steps: int = 10, seed: int = 0) -> dict[str, dict[str, float]]:
+    """The critic's reading of sampled motion for each emotion at intensity 0.3 and 1.0 on one held-out clip's audio."""
+    out = {}
+    for name in MEAD_CATEGORIES[1:]:
+        row = {}
+        for amount in (0.3, 1.0):
+            spec = f"{name}:{amount}"
+            motion = pipe.sample_motion(clip.audio, pipe.encode_emotion(spec, 1), steps, 2.0, 2.0, 1.0,
+                                        torch.Generator().manual_seed(seed), _NoProgress())
+            scores = pipe._critic_scores(motion, EmotionSpec.parse(spec))
+            row[f"p_{amount}"] = scores.get(f"p_{name}", float("nan"))
+            row[f"intensity_{amount}"] = scores.get("intensity", float("nan"))
+        out[name] = row
+    return out
+
+
+# --------------------------------------------------------------------------------------------- card
+def portrait_model_card(output: Path, scores: dict) -> str:
+    """The portrait checkpoint's card: components, data and licences, command and time, scores."""
+    minutes, lip, critic, data = scores["minutes"], scores["lip_sync"], scores["critic_validation"], scores["data"]
+    motion_loss = scores["motion_final_loss"]
+    rows = "\n".join(
+        f"| {k} | {v['p_0.3']:.2f} / {v['p_1.0']:.2f} | {v['intensity_0.3']:.2f} / {v['intensity_1.0']:.2f} |"
+        for k, v in scores["intensity_response"].items()
+    )
+    return f"""# emogen portrait checkpoint (`EmoPortraitPipeline`)
+
+Audio-driven emotional talking portraits: the denoiser samples landmark motion from speech and an emotion
+at an intensity, and the renderer warps the user's own photo by it (nothing is regenerated). Trained from
+scratch by `emogen train portrait` on a CPU. Diffusers layout: `model_index.json`, `motion_denoiser/`
+(`PortraitMotionDenoiser`), `scheduler/` (DDIM, v-prediction, cosine schedule), `emotion_bank/` (the shared
+`EmotionBank`, fixed), `face_critic/` (`FaceEmotionEncoder`). Total size {folder_megabytes(output):.1f} MB.
+
+## Data and licences
+- **GRID** audio-visual corpus, speaker s1 (Cooke et al., 2006), **CC BY 4.0**: {data['grid_train']} clips for
+  lip sync, {data['grid_test']} held out (names sorting into the last 5 %).
+- **MEAD** front-view clips, 3 identities x 8 emotions (Wang et al., 2020), **research use only**: these
+  weights inherit that restriction. {data['mead']} clips.
+- Landmarks come from dlib's 68-point shape predictor (`face-recognition-models`), whose training data
+  (iBUG 300-W) **excludes commercial use**.
+
+## Command and time
+```
+emogen prepare portrait                                  # landmark + audio feature cache (runs/portrait_cache)
+emogen train portrait --output checkpoints/portrait      # 1 CPU thread, seed 0
+```
+{minutes['total']:.1f} min on the shared 2-core development CPU (critic {minutes['critic']:.1f}, motion
+{minutes['motion']:.1f}, evaluation {minutes['evaluation']:.1f}), not counting the cache.
+
+## Motion denoiser
+140 channels per 25 fps frame: 68 landmark offsets from the person's rest shape in the eye frame
+(origin between the eye centres, unit = inter-ocular distance) and 4 pose channels. A FiLM temporal
+denoiser ({scores['config']['motion']['denoiser_kwargs']}) conditioned on speech features (log-mel,
+log-F0, voicing; a mask channel for the null audio) and on the bank point of the emotion. Rows: GRID with
+audio and neutral emotion; MEAD with null audio and the category at intensity 1; and GRID motion plus
+`a` times the MEAD per-emotion mean expression offset with emotion `k:a`, `a ~ U(0, 1)`. Emotion and
+audio are each dropped at random; sampling uses compositional guidance
+`p(∅) + s_a (p(a) - p(∅)) + s_e (p(a, e) - p(a))`. Final training loss {motion_loss:.3f}.
+
+Held-out GRID lip sync ({lip['clips']} clips, {scores['config']['eval_steps']} DDIM steps, audio guidance
+{scores['config']['eval_audio_guidance']}): mouth landmark distance **{lip['m_lmd']:.4f}** eye units vs
+**{lip['m_lmd_still_face']:.4f}** for a still face; mouth-opening correlation with the real video
+{lip['mouth_opening_correlation']:.2f}.
+
+## Face critic
+68 eye-frame landmarks -> MLP -> 16-d point of the shared space, trained with the bank likelihood, VAD and
+directional intensity on MEAD frames of {', '.join(scores['critic_identities'])} (GRID frames as more
+neutral faces); held-out identity {scores['config']['critic']['val_identity']} ({len(MEAD_CATEGORIES)} categories,
+chance {1 / len(MEAD_CATEGORIES):.2f}): frame accuracy {critic['frame_accuracy_absolute']:.2f} (absolute geometry) /
+{critic['frame_accuracy_offsets']:.2f} (offsets on the mean face), clip accuracy {critic['clip_accuracy_absolute']:.2f} /
+{critic['clip_accuracy_offsets']:.2f}.
+
+Critic reading of sampled motion (one held-out GRID clip's audio, emotion guidance 2): target probability
+and projected intensity at intensity 0.3 / 1.0:
+
+| emotion | p(target) | intensity |
+|---|---|---|
+{rows}
+
+## Limits
+One GRID speaker for lip sync (English, read sentences) and three MEAD identities for expressions: the
+expression offsets are the average of three faces, and the critic has seen two identities. Frontal
+portraits only; large head turns are out of domain. Landmark geometry cannot show wrinkles or teeth
+changes beyond the renderer's mouth fill.
+"""
+
+
+# ---------------------------------------------------------------------------------------------- recipe
+def train_portrait(output: str | os.PathLike[str], config: PortraitTrainConfig | None = None, data_root: str | None = None, *,
+                   resume: bool = False, checkpoint_every: int | None = None) -> dict:
+    """Train the face critic and the motion denoiser; write the pipeline folder ``output`` (see the module docstring).
+
+    Returns the scores (also in ``scores.json``): held-out GRID lip sync vs a still face, critic accuracy
+    on the held-out MEAD identity, the critic's reading of sampled motion per emotion and intensity, minutes.
+    """
+    from ..pipelines.pipeline_emo_portrait import EmoPortraitPipeline
+    from ..portrait.dataset import build_portrait_cache
+
+    config = config or PortraitTrainConfig()
+    run = TrainRun(checkpoint_dir=train_state_dir(output), resume=resume, checkpoint_every=checkpoint_every)
+    with run.timed("total"):
+        with run.timed("cache"):
+            clips = build_portrait_cache(config.cache, root=data_root, grid_limit=config.grid_limit)
+        grid = [c for c in clips if c.source == "grid" and c.split == "train" and c.audio is not None]
+        grid_test = [c for c in clips if c.source == "grid" and c.split == "test" and c.audio is not None]
+        mead = [c for c in clips if c.source == "mead" and c.emotion in MEAD_CATEGORIES]
+        logger.info("portrait cache: %d GRID train, %d GRID test, %d MEAD clips (%.1f min)", len(grid), len(grid_test), len(mead), run.minutes["cache"])
+        bank = EmotionBank().eval()
+        crit_cfg = config.critic
+        critic_train = [c for c in mead if c.identity != crit_cfg.val_identity]
+        critic_val = [c for c in mead if c.identity == crit_cfg.val_identity]
+        with run.timed("critic"):
+            critic, critic_scores, critic_fit = train_critic(critic_train, critic_val, grid, bank, crit_cfg, run)
+        logger.info("critic: %s", critic_scores)
+        with run.timed("motion"):
+            denoiser, scheduler, motion_fit, offsets = train_motion(grid, mead, bank, config.motion, run)
+        pipe = EmoPortraitPipeline(motion_denoiser=denoiser, scheduler=scheduler, emotion_bank=bank, face_critic=critic)
+        pipe.set_progress_bar_config(disable=True)
+        with run.timed("evaluation"):
+            lip = lip_sync_scores(pipe, grid_test, config.eval_steps, config.eval_audio_guidance)
+            response = intensity_response(pipe, grid_test[0], config.eval_steps) if grid_test else {}
+        logger.info("lip sync: %s", lip)
+
+    losses = motion_fit.trace.get("loss", [])
+    scores = {
+        "lip_sync": lip,
+        "critic_validation": critic_scores,
+        "critic_identities": sorted({c.identity for c in critic_train}),
+        "intensity_response": response,
+        "expression_offset_norms": {k: float(np.linalg.norm(v.reshape(68, 2), axis=-1).mean()) for k, v in offsets.items()},
+        "motion_final_loss": float(np.mean(losses[-200:])) if losses else float("nan"),
+        "data": {"grid_train": len(grid), "grid_test": len(grid_test), "mead": len(mead)},
+        "minutes": dict(run.minutes),
+        "config": json.loads(json.dumps(asdict(config), default=list)),
+        "history": {"critic": critic_fit.history, "motion": motion_fit.history},
+    }
+    finish_recipe(pipe, output, scores, portrait_model_card, run)
+    return scores
