@@ -28,7 +28,7 @@ def portrait(
     size: Annotated[int, typer.Option("--size", min=64, max=2048, help="Side of the square output frames in pixels.")] = 256,
     fps: Annotated[float, typer.Option("--fps", min=1.0, max=120.0, help="Output frame rate.")] = 25.0,
     steps: Annotated[int, typer.Option("--steps", min=1, max=1000, help="Denoising steps (DDIM).")] = 10,
-    audio_guidance: Annotated[float, typer.Option("--audio-guidance", min=0.0, help="Guidance toward the audio: lip sync (1 = off).")] = 2.0,
+    audio_guidance: Annotated[float, typer.Option("--audio-guidance", min=0.0, help="Guidance toward the audio: lip sync (1 = off).")] = 1.5,
     emotion_guidance: Annotated[float, typer.Option("--emotion-guidance", min=0.0, help="Guidance toward the emotion, on top of the audio (1 = off).")] = 2.0,
     max_seconds: MaxSecondsOpt = 600.0,
     seed: SeedOpt = None,

@@ -185,6 +185,7 @@ def test_build_portrait_cache_small(data_root: Path, tmp_path: Path) -> None:
         assert clip.motion.shape == (clip.num_frames, 140) and clip.rest.shape == (68, 2)
         assert (clip.audio is None) == (clip.source == "mead")
         assert clip.audio is None or clip.audio.shape == (clip.num_frames, 66)
+        assert clip.meta["tracked"].shape == (clip.num_frames,)
     assert len(list((tmp_path / "cache").glob("portrait-*.pkl"))) == 1
     again = build_portrait_cache(tmp_path / "cache", root=root, progress=False)
     np.testing.assert_array_equal(again[0].motion, clips[0].motion)

@@ -60,7 +60,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Bump when the extraction changes: old cache files are then ignored.
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 #: Share of GRID clips (by sorted name, the last ones) held out for testing.
 GRID_TEST_FRACTION = 0.05
 #: Temporal smoothing of the landmarks: Savitzky-Golay window and polynomial order.
@@ -86,6 +86,9 @@ class PortraitClip:
         audio (`np.ndarray` of shape `(T, 66)` or None): audio features per frame, None without audio.
         split (`str`): ``"train"`` or ``"test"``.
         level (`int | None`): MEAD intensity level.
+        meta (`dict`): ``"tracked"``: ``(T,)`` bool, frames where the face was found (the others are
+            interpolated, e.g. the blank leading frames of 11 GRID videos: mask them in losses);
+            ``"found"``: its mean; GRID also ``"silent"``: ``(T,)`` bool, frames inside ``sil``.
     """
 
     name: str
@@ -253,7 +256,11 @@ class _Tracked:
     path: Path
     points: np.ndarray  # smoothed pixel landmarks (T, 68, 2)
     shapes: np.ndarray  # eye frame (T, 68, 2)
-    found: float  # share of frames with a face
+    mask: np.ndarray  # (T,) bool: the face was found (else interpolated)
+
+    @property
+    def found(self) -> float:
+        return float(self.mask.mean())
 
 
 def _track(path: Path) -> _Tracked | None:
@@ -262,7 +269,7 @@ def _track(path: Path) -> _Tracked | None:
         logger.warning("skipping %s: a face was found in %d of %d frames", path.name, int(mask.sum()), len(mask))
         return None
     points = smooth_landmarks(points)
-    return _Tracked(path=path, points=points, shapes=_eye_shapes(points), found=float(mask.mean()))
+    return _Tracked(path=path, points=points, shapes=_eye_shapes(points), mask=mask)
 
 
 def _audio(path: Path, num_frames: int) -> np.ndarray | None:
@@ -311,7 +318,7 @@ def _grid_clip(clip, test_names: set[str]) -> PortraitClip | None:  # noqa: ANN0
         rest=rest.astype(np.float32),
         audio=_audio(clip.video, n),
         split="test" if name in test_names else "train",
-        meta={"silent": silent, "found": tracked.found},
+        meta={"silent": silent, "found": tracked.found, "tracked": tracked.mask},
     )
 
 
@@ -341,7 +348,7 @@ def _mead_clips(clips: list, progress) -> list[PortraitClip]:  # noqa: ANN001
                 audio=None,
                 split="train",
                 level=clip.level,
-                meta={"found": tr.found},
+                meta={"found": tr.found, "tracked": tr.mask},
             )
         )
     return out
@@ -372,7 +379,7 @@ def _user_clip(path: Path, identity: str) -> PortraitClip | None:
         rest=rest,
         audio=_audio(path, len(tr.shapes)),
         split="train",
-        meta={"found": tr.found},
+        meta={"found": tr.found, "tracked": tr.mask},
     )
 
 

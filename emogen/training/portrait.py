@@ -9,8 +9,8 @@ Motion denoiser (v-prediction, cosine schedule) on random windows of three kinds
 - **GRID** (lip sync): GRID s1 motion with its audio; emotion neutral (the bank's neutral point);
 - **MEAD** (expressions): MEAD motion, audio null, emotion = the clip's category at intensity 1;
 - **mixed** (so audio and emotion combine, and intensity is a real knob): GRID motion plus
-  ``a`` times the MEAD per-emotion static expression offset (mean over frames and identities of the
-  landmark offsets from each identity's neutral rest, eye units), conditioned on the audio and on
+  ``a`` times the MEAD per-emotion static expression offset (:func:`expression_offsets`: the emotion's
+  closed-mouth shape minus the neutral one, averaged over identities, eye units), conditioned on the audio and on
   emotion ``k:a`` with ``a ~ U(0, 1)``, i.e. the bank point ``mu_neutral + a (mu_k - mu_neutral)``.
 
 Emotion and audio are each dropped at random (:class:`~emogen.emotion.EmotionDropout` for the emotion,
@@ -36,6 +36,7 @@ from torch import nn
 
 from ..emotion import EmotionBank, EmotionCondition, EmotionDropout, EmotionSpec
 from ..portrait.critic import MEAD_CATEGORIES, FaceEmotionEncoder
+from ..portrait.dataset import smooth_landmarks
 from ..portrait.geometry import MOUTH, mouth_opening
 from ..portrait.motion import LANDMARK_CHANNELS, PortraitMotionDenoiser, make_scheduler
 from .loop import FitConfig, FitResult, GeneratorState, seeded_init
@@ -90,18 +91,34 @@ class PortraitTrainConfig:
     cache: str = "runs/portrait_cache"
     grid_limit: int | None = None
     eval_steps: int = 10
-    eval_audio_guidance: float = 2.0
+    eval_audio_guidance: float = 1.5
+    eval_temperature: float = 0.5
+    eval_smooth: bool = True
     motion: MotionTrainConfig = field(default_factory=MotionTrainConfig)
     critic: CriticTrainConfig = field(default_factory=CriticTrainConfig)
 
 
 # --------------------------------------------------------------------------------------------- data
-def expression_offsets(mead: list, categories: tuple[str, ...] = MEAD_CATEGORIES) -> dict[str, np.ndarray]:
-    """Static expression offset of each emotion `(136,)` in eye units: the mean landmark offset (from each
-    identity's neutral rest) over a clip's frames, averaged over identities."""
+def _closed_mouth_shape(clip, fraction: float) -> np.ndarray:
+    """Mean eye-frame shape `(68, 2)` of the ``fraction`` of a clip's frames with the smallest mouth opening."""
+    shapes = clip.shapes
+    count = max(1, int(round(fraction * len(shapes))))
+    return shapes[np.argsort(mouth_opening(shapes))[:count]].mean(0)
+
+
+def expression_offsets(mead: list, categories: tuple[str, ...] = MEAD_CATEGORIES, closed_fraction: float = 0.25) -> dict[str, np.ndarray]:
+    """Static expression offset of each emotion `(136,)` in eye units, averaged over identities.
+
+    Per identity: the mean shape of the ``closed_fraction`` of the emotion clip's frames with the smallest
+    mouth opening minus the same for its neutral clip, so the offset holds the expression (brows, eyes,
+    mouth corners, a smile's parted lips) rather than how wide the person talked; the audio drives the
+    talking.
+    """
+    neutral = {c.identity: _closed_mouth_shape(c, closed_fraction) for c in mead if c.emotion == "neutral"}
     out = {}
     for name in categories:
-        rows = [c.motion[:, :LANDMARK_CHANNELS].mean(0) for c in mead if c.emotion == name]
+        rows = [(_closed_mouth_shape(c, closed_fraction) - neutral[c.identity]).reshape(-1)
+                for c in mead if c.emotion == name and c.identity in neutral]
         if rows:
             out[name] = np.mean(rows, axis=0).astype(np.float32)
     return out
@@ -289,26 +306,32 @@ def train_critic(train: list, val: list, grid: list, bank: EmotionBank, config: 
 
 # --------------------------------------------------------------------------------------------- evaluation
 @torch.no_grad()
-def lip_sync_scores(pipe, clips: list, steps: int = 10, audio_guidance: float = 2.0, seed: int = 0) -> dict[str, float]:
+def lip_sync_scores(pipe, clips: list, steps: int = 10, audio_guidance: float = 1.5, temperature: float = 0.5, smooth: bool = True,
+                    seed: int = 0) -> dict[str, float]:
     """Held-out lip sync: mouth landmark distance (M-LMD, eye units, mean over mouth points and frames) between
-    sampled and real motion, and the correlation of mouth opening, next to a still face (zero offsets)."""
+    sampled and real motion, and the correlation of mouth opening, next to a still face (zero offsets); and
+    jitter (mean landmark acceleration, eye units per frame squared) of the sampled and the real motion."""
     import contextlib
 
     condition = pipe.encode_emotion("neutral", batch_size=1)
-    generated, still, corr = [], [], []
+    generated, still, corr, jitter, jitter_real = [], [], [], [], []
     for n, clip in enumerate(clips):
-        motion = pipe.sample_motion(clip.audio, condition, steps, audio_guidance, 1.0, 1.0,
+        motion = pipe.sample_motion(clip.audio, condition, steps, audio_guidance, 1.0, temperature,
                                     torch.Generator().manual_seed(seed + n), _NoProgress())
+        motion = smooth_landmarks(motion) if smooth else motion
         real = clip.motion[:, :LANDMARK_CHANNELS].reshape(-1, 68, 2)
         fake = motion[: len(real), :LANDMARK_CHANNELS].reshape(-1, 68, 2)
         generated.append(float(np.linalg.norm(fake[:, MOUTH] - real[:, MOUTH], axis=-1).mean()))
         still.append(float(np.linalg.norm(real[:, MOUTH], axis=-1).mean()))
+        jitter.append(float(np.linalg.norm(np.diff(fake, 2, axis=0), axis=-1).mean()))
+        jitter_real.append(float(np.linalg.norm(np.diff(real, 2, axis=0), axis=-1).mean()))
         a, b = mouth_opening(fake + clip.rest[None]), mouth_opening(real + clip.rest[None])
         with contextlib.suppress(FloatingPointError):
             if a.std() > 1e-6 and b.std() > 1e-6:
                 corr.append(float(np.corrcoef(a, b)[0, 1]))
     return {"clips": len(clips), "m_lmd": float(np.mean(generated)), "m_lmd_still_face": float(np.mean(still)),
-            "mouth_opening_correlation": float(np.mean(corr)) if corr else float("nan")}
+            "mouth_opening_correlation": float(np.mean(corr)) if corr else float("nan"),
+            "jitter": float(np.mean(jitter)), "jitter_real": float(np.mean(jitter_real))}
 
 
 class _NoProgress:
@@ -317,14 +340,14 @@ class _NoProgress:
 
 
 @torch.no_grad()
-def intensity_response(pipe, clip, steps: int = 10, seed: int = 0) -> dict[str, dict[str, float]]:
+def intensity_response(pipe, clip, steps: int = 10, audio_guidance: float = 1.5, temperature: float = 0.5, seed: int = 0) -> dict[str, dict[str, float]]:
     """The critic's reading of sampled motion for each emotion at intensity 0.3 and 1.0 on one held-out clip's audio."""
     out = {}
     for name in MEAD_CATEGORIES[1:]:
         row = {}
         for amount in (0.3, 1.0):
             spec = f"{name}:{amount}"
-            motion = pipe.sample_motion(clip.audio, pipe.encode_emotion(spec, 1), steps, 2.0, 2.0, 1.0,
+            motion = pipe.sample_motion(clip.audio, pipe.encode_emotion(spec, 1), steps, audio_guidance, 2.0, temperature,
                                         torch.Generator().manual_seed(seed), _NoProgress())
             scores = pipe._critic_scores(motion, EmotionSpec.parse(spec))
             row[f"p_{amount}"] = scores.get(f"p_{name}", float("nan"))
@@ -372,14 +395,16 @@ emogen train portrait --output checkpoints/portrait      # 1 CPU thread, seed 0
 denoiser ({scores['config']['motion']['denoiser_kwargs']}) conditioned on speech features (log-mel,
 log-F0, voicing; a mask channel for the null audio) and on the bank point of the emotion. Rows: GRID with
 audio and neutral emotion; MEAD with null audio and the category at intensity 1; and GRID motion plus
-`a` times the MEAD per-emotion mean expression offset with emotion `k:a`, `a ~ U(0, 1)`. Emotion and
+`a` times the MEAD per-emotion expression offset (closed-mouth frames of the emotion minus those of
+neutral, averaged over the 3 identities) with emotion `k:a`, `a ~ U(0, 1)`. Emotion and
 audio are each dropped at random; sampling uses compositional guidance
 `p(∅) + s_a (p(a) - p(∅)) + s_e (p(a, e) - p(a))`. Final training loss {motion_loss:.3f}.
 
 Held-out GRID lip sync ({lip['clips']} clips, {scores['config']['eval_steps']} DDIM steps, audio guidance
-{scores['config']['eval_audio_guidance']}): mouth landmark distance **{lip['m_lmd']:.4f}** eye units vs
+{scores['config']['eval_audio_guidance']}, temperature {scores['config']['eval_temperature']}, smoothing {scores['config']['eval_smooth']}, as the pipeline's defaults): mouth landmark distance **{lip['m_lmd']:.4f}** eye units vs
 **{lip['m_lmd_still_face']:.4f}** for a still face; mouth-opening correlation with the real video
-{lip['mouth_opening_correlation']:.2f}.
+{lip['mouth_opening_correlation']:.2f}. Jitter (mean landmark acceleration, eye units / frame²) {lip['jitter']:.4f}
+vs {lip['jitter_real']:.4f} in the real (tracked, smoothed) video.
 
 ## Face critic
 68 eye-frame landmarks -> MLP -> 16-d point of the shared space, trained with the bank likelihood, VAD and
@@ -436,8 +461,8 @@ def train_portrait(output: str | os.PathLike[str], config: PortraitTrainConfig |
         pipe = EmoPortraitPipeline(motion_denoiser=denoiser, scheduler=scheduler, emotion_bank=bank, face_critic=critic)
         pipe.set_progress_bar_config(disable=True)
         with run.timed("evaluation"):
-            lip = lip_sync_scores(pipe, grid_test, config.eval_steps, config.eval_audio_guidance)
-            response = intensity_response(pipe, grid_test[0], config.eval_steps) if grid_test else {}
+            lip = lip_sync_scores(pipe, grid_test, config.eval_steps, config.eval_audio_guidance, config.eval_temperature, config.eval_smooth)
+            response = intensity_response(pipe, grid_test[0], config.eval_steps, config.eval_audio_guidance, config.eval_temperature) if grid_test else {}
         logger.info("lip sync: %s", lip)
 
     losses = motion_fit.trace.get("loss", [])
