@@ -21,7 +21,7 @@ def train_portrait_command(
     output: TrainOutputOpt = Path("checkpoints/portrait"),
     cache: Annotated[Path, typer.Option("--cache", help="Folder of the landmark/audio cache (`emogen prepare portrait`; built on first use).")] = Path("runs/portrait_cache"),
     grid_limit: Annotated[int | None, typer.Option("--grid-limit", min=1, help="Use this many GRID clips (all when omitted).")] = None,
-    motion_steps: Annotated[int, typer.Option("--motion-steps", min=1, help="Motion denoiser optimisation steps.")] = 4000,
+    motion_steps: Annotated[int, typer.Option("--motion-steps", min=1, help="Motion denoiser optimisation steps.")] = 6000,
     critic_steps: Annotated[int, typer.Option("--critic-steps", min=1, help="Face critic optimisation steps.")] = 1500,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Batch size of the motion denoiser.")] = 32,
     seed: TrainSeedOpt = 0,

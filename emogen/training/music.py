@@ -122,8 +122,8 @@ def _init_vqvae(config: MusicTrainConfig) -> ElementVQVAE:
 def train_vqvae(clips: list[MusicClip], config: MusicTrainConfig, run: TrainRun | None = None) -> tuple[ElementVQVAE, FitResult]:
     """Fit the element VQ-VAE on every non-empty bar of ``clips`` with random transpositions.
 
-    Loss: onset BCE + 0.5 duration CE + 0.5 velocity CE + VQ loss. Every 100 steps (during the first
-    80%) codes unused since the last restart move onto random latents of the current batch.
+    Loss: onset BCE + 0.5 duration CE + 0.5 velocity CE + VQ loss. After every 100th update (during the
+    first 80%) codes unused since the last restart move onto random latents of that step's batch.
     """
     run = run or TrainRun()
     model = _init_vqvae(config)
@@ -131,21 +131,24 @@ def train_vqvae(clips: list[MusicClip], config: MusicTrainConfig, run: TrainRun 
     nonempty = onsets.flatten(1).any(1)
     onsets, durations, velocities = onsets[nonempty], durations[nonempty], velocities[nonempty]
     usage = CodeUsage(model.token_codebook_sizes)
+    last: dict[str, Any] = {}  # the latest batch and generator, for the dead-code restart after the update
 
     def step(i: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
         idx = torch.randint(0, len(onsets), (config.vq_batch,), generator=gen)
         shift = config.transpositions[int(torch.randint(0, len(config.transpositions), (1,), generator=gen))]
-        batch = [transpose_tensor(x[idx], shift).to(run.device) for x in (onsets, durations, velocities)]
-        if i > 0 and i % 100 == 0 and i - 1 < 0.8 * config.vq_steps:
-            restart_dead_codes(model, batch, usage, gen)
-            usage.reset()
-        terms = vq_loss_terms(model, *batch)
+        last["batch"], last["generator"] = [transpose_tensor(x[idx], shift).to(run.device) for x in (onsets, durations, velocities)], gen
+        terms = vq_loss_terms(model, *last["batch"])
         usage.add(terms.pop("codes"))
         return {"loss": terms["onset"] + 0.5 * terms["duration"] + 0.5 * terms["velocity"] + terms["vq"], **terms}
 
+    def restart(i: int, outputs: dict[str, torch.Tensor]) -> None:
+        if (i + 1) % 100 == 0 and i < 0.8 * config.vq_steps:
+            restart_dead_codes(model, last["batch"], usage, last["generator"])
+            usage.reset()
+
     fit_config = FitConfig(steps=config.vq_steps, lr=config.lr, weight_decay=1e-4, pct_start=_one_cycle_start(config.vq_steps),
                            log_every=250, seed=config.seed, desc="vqvae")
-    result = run.fit("vqvae", model, step, fit_config, stateful=[usage])
+    result = run.fit("vqvae", model, step, fit_config, on_step=restart, stateful=[usage])
     return model.to("cpu").eval(), result
 
 

@@ -52,13 +52,13 @@ logger = logging.getLogger(__name__)
 class MotionTrainConfig:
     """Hyper-parameters of :func:`train_motion` (defaults reproduce the shipped checkpoint)."""
 
-    steps: int = 4000
+    steps: int = 6000
     batch_size: int = 32
     min_window: int = 40
     max_window: int = 75
     lr: float = 1e-3
-    grid_share: float = 0.35
-    mead_share: float = 0.25  # the rest are mixed rows
+    grid_share: float = 0.3
+    mead_share: float = 0.2  # the rest are mixed rows
     emotion_dropout: float = 0.15
     audio_dropout: float = 0.15
     num_train_timesteps: int = 1000
@@ -92,6 +92,7 @@ class PortraitTrainConfig:
     grid_limit: int | None = None
     eval_steps: int = 10
     eval_audio_guidance: float = 1.5
+    eval_emotion_guidance: float = 2.0
     eval_temperature: float = 0.5
     eval_smooth: bool = True
     motion: MotionTrainConfig = field(default_factory=MotionTrainConfig)
@@ -340,14 +341,15 @@ class _NoProgress:
 
 
 @torch.no_grad()
-def intensity_response(pipe, clip, steps: int = 10, audio_guidance: float = 1.5, temperature: float = 0.5, seed: int = 0) -> dict[str, dict[str, float]]:
+def intensity_response(pipe, clip, steps: int = 10, audio_guidance: float = 1.5, emotion_guidance: float = 2.0, temperature: float = 0.5,
+                       seed: int = 0) -> dict[str, dict[str, float]]:
     """The critic's reading of sampled motion for each emotion at intensity 0.3 and 1.0 on one held-out clip's audio."""
     out = {}
     for name in MEAD_CATEGORIES[1:]:
         row = {}
         for amount in (0.3, 1.0):
             spec = f"{name}:{amount}"
-            motion = pipe.sample_motion(clip.audio, pipe.encode_emotion(spec, 1), steps, audio_guidance, 2.0, temperature,
+            motion = pipe.sample_motion(clip.audio, pipe.encode_emotion(spec, 1), steps, audio_guidance, emotion_guidance, temperature,
                                         torch.Generator().manual_seed(seed), _NoProgress())
             scores = pipe._critic_scores(motion, EmotionSpec.parse(spec))
             row[f"p_{amount}"] = scores.get(f"p_{name}", float("nan"))
@@ -414,8 +416,8 @@ chance {1 / len(MEAD_CATEGORIES):.2f}): frame accuracy {critic['frame_accuracy_a
 {critic['frame_accuracy_offsets']:.2f} (offsets on the mean face), clip accuracy {critic['clip_accuracy_absolute']:.2f} /
 {critic['clip_accuracy_offsets']:.2f}.
 
-Critic reading of sampled motion (one held-out GRID clip's audio, emotion guidance 2): target probability
-and projected intensity at intensity 0.3 / 1.0:
+Critic reading of sampled motion (one held-out GRID clip's audio, emotion guidance
+{scores['config']['eval_emotion_guidance']}): target probability and projected intensity at intensity 0.3 / 1.0:
 
 | emotion | p(target) | intensity |
 |---|---|---|
@@ -462,7 +464,8 @@ def train_portrait(output: str | os.PathLike[str], config: PortraitTrainConfig |
         pipe.set_progress_bar_config(disable=True)
         with run.timed("evaluation"):
             lip = lip_sync_scores(pipe, grid_test, config.eval_steps, config.eval_audio_guidance, config.eval_temperature, config.eval_smooth)
-            response = intensity_response(pipe, grid_test[0], config.eval_steps, config.eval_audio_guidance, config.eval_temperature) if grid_test else {}
+            response = intensity_response(pipe, grid_test[0], config.eval_steps, config.eval_audio_guidance, config.eval_emotion_guidance,
+                                          config.eval_temperature) if grid_test else {}
         logger.info("lip sync: %s", lip)
 
     losses = motion_fit.trace.get("loss", [])
