@@ -56,7 +56,7 @@ def portrait(
         msg = f"output {str(output)!r} must end in .mp4 (video with the audio) or .png (one frame)"
         raise InputError(msg)
     check_writable(output)
-    picture = load_image(image)
+    load_image(image)  # a non-image fails here, before the model loads
     samples, sample_rate = load_audio(audio, max_seconds=max_seconds)
     target = resolve_device(device)
     torch.set_num_threads(threads)
@@ -74,7 +74,7 @@ def portrait(
     pipe = pipe.to(target)
     pipe.set_progress_bar_config(disable=True)
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    result = pipe(samples, sample_rate, picture, emotion=spec, num_inference_steps=steps, audio_guidance_scale=audio_guidance,
+    result = pipe(samples, sample_rate, image, emotion=spec, num_inference_steps=steps, audio_guidance_scale=audio_guidance,
                   emotion_guidance_scale=emotion_guidance, fps=fps, size=size, generator=generator)
     result.save(output, progress=not quiet)
     if not quiet:

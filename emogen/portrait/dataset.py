@@ -176,20 +176,14 @@ def read_video_frames(path: str | os.PathLike[str], fmt: str = "rgb24", fps: flo
 
 def read_video_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -> np.ndarray | None:
     """The audio track of a video (or audio file PyAV reads) as mono float32 at ``sample_rate``; None without one."""
-    import av
+    from ..errors import InputError
+    from ..voice.audio import decode_audio, resample, to_mono
 
-    container = _open(path)
     try:
-        if not container.streams.audio:
-            return None
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-        chunks = []
-        for frame in container.decode(container.streams.audio[0]):
-            chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
-        chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
-    finally:
-        container.close()
-    return np.concatenate(chunks).astype(np.float32) if chunks else None
+        audio, rate = decode_audio(path)
+    except InputError:
+        return None
+    return resample(to_mono(audio), rate, sample_rate).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------------------------- landmarks
