@@ -22,6 +22,7 @@ __all__ = [
     "QuietOpt",
     "SeedOpt",
     "cli_errors",
+    "echo_reading",
     "examples_epilog",
     "fail",
     "handle_errors",
@@ -77,3 +78,10 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def echo_reading(reading: Any, as_json: bool) -> None:
+    """Print an :class:`~emogen.emotion.EmotionReading` as one JSON object or as a table (``emogen recognize``)."""
+    import json
+
+    typer.echo(json.dumps(reading.to_dict()) if as_json else reading.format_table())

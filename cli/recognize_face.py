@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ._apps import recognize_app
-from ._common import CheckpointOpt, examples_epilog, handle_errors
+from ._common import CheckpointOpt, echo_reading, examples_epilog, handle_errors
 
 EXAMPLES = [
     "emogen recognize face portrait.png",
@@ -39,18 +38,4 @@ def recognize_face_command(
     torch.set_num_threads(1)
     critic, bank = load_face_critic(str(checkpoint) if checkpoint is not None else None)
     seen = recognize_face(str(input), critic, bank)
-    if as_json:
-        payload = {
-            "emotion": seen.spec.format(),
-            "category": seen.category,
-            "intensity": round(seen.intensity, 4),
-            "probabilities": {k: round(v, 4) for k, v in seen.probabilities.items()},
-            "vad": dict(zip(("valence", "arousal", "dominance"), (round(v, 4) for v in seen.vad))),
-        }
-        typer.echo(json.dumps(payload))
-        return
-    typer.echo(f"emotion: {seen.spec.format()}")
-    for name, p in sorted(seen.probabilities.items(), key=lambda kv: -kv[1]):
-        typer.echo(f"  {name:<10} {p:6.3f} {'#' * int(round(p * 40))}")
-    v, a, d = seen.vad
-    typer.echo(f"valence {v:+.2f}  arousal {a:+.2f}  dominance {d:+.2f}")
+    echo_reading(seen, as_json)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ._apps import recognize_app
-from ._common import CheckpointOpt, MaxSecondsOpt, examples_epilog, handle_errors
+from ._common import CheckpointOpt, MaxSecondsOpt, echo_reading, examples_epilog, handle_errors
 
 EXAMPLES = [
     "emogen recognize voice speech.wav",
@@ -35,18 +34,4 @@ def recognize_voice(
     audio, sample_rate = load_audio(input, max_seconds=max_seconds)
     encoder, bank = load_speech_encoder(str(checkpoint) if checkpoint is not None else None)
     heard = recognize_emotion(audio, sample_rate, encoder, bank)
-    if as_json:
-        payload = {
-            "emotion": heard.spec.format(),
-            "category": heard.category,
-            "intensity": round(heard.intensity, 4),
-            "probabilities": {k: round(v, 4) for k, v in heard.probabilities.items()},
-            "vad": dict(zip(("valence", "arousal", "dominance"), (round(v, 4) for v in heard.vad))),
-        }
-        typer.echo(json.dumps(payload))
-        return
-    typer.echo(f"emotion: {heard.spec.format()}")
-    for name, p in sorted(heard.probabilities.items(), key=lambda kv: -kv[1]):
-        typer.echo(f"  {name:<10} {p:6.3f} {'#' * int(round(p * 40))}")
-    v, a, d = heard.vad
-    typer.echo(f"valence {v:+.2f}  arousal {a:+.2f}  dominance {d:+.2f}")
+    echo_reading(heard, as_json)

@@ -41,3 +41,22 @@ class EmotionReading:
         if self.category == "neutral":
             return EmotionSpec.parse("neutral")
         return EmotionSpec.parse(f"{self.category}:{round(self.intensity, 2):g}")
+
+    def to_dict(self, digits: int = 4) -> dict[str, object]:
+        """The reading as JSON-ready values (rounded to ``digits``), as ``emogen recognize --json`` prints it."""
+        return {
+            "emotion": self.spec.format(),
+            "category": self.category,
+            "intensity": round(self.intensity, digits),
+            "probabilities": {k: round(v, digits) for k, v in self.probabilities.items()},
+            "vad": dict(zip(("valence", "arousal", "dominance"), (round(v, digits) for v in self.vad))),
+        }
+
+    def format_table(self, width: int = 40) -> str:
+        """The reading as lines for a terminal: the spec, a bar per category (most likely first) and VAD."""
+        lines = [f"emotion: {self.spec.format()}"]
+        for name, p in sorted(self.probabilities.items(), key=lambda kv: -kv[1]):
+            lines.append(f"  {name:<10} {p:6.3f} {'#' * int(round(p * width))}")
+        v, a, d = self.vad
+        lines.append(f"valence {v:+.2f}  arousal {a:+.2f}  dominance {d:+.2f}")
+        return "\n".join(lines)

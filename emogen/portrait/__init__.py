@@ -4,8 +4,7 @@ nothing until one is used; dlib, OpenCV and PyAV load only inside the functions 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_exports
 
 #: public name -> submodule that defines it
 _EXPORTS: dict[str, str] = {
@@ -21,6 +20,7 @@ _EXPORTS: dict[str, str] = {
     "PortraitMotionDenoiser": "motion",
     "PortraitRenderer": "render",
     "Similarity": "geometry",
+    "VideoWriter": "video",
     "align_landmarks": "geometry",
     "audio_features": "features",
     "build_portrait_cache": "dataset",
@@ -36,8 +36,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    msg = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(msg)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
