@@ -81,13 +81,14 @@ def monotone(values: list[float]) -> bool:
 
 
 def lip_sync(pipe: EmoPortraitPipeline, clips: list, videos: dict, image: np.ndarray, points: np.ndarray, open_mean: float,
-             seed: int) -> dict:
+             seed: int, **call_kwargs) -> dict:
     """Lip-sync scores of the pipeline and both baselines on GRID test clips (see the module docstring)."""
     rows = {k: {"lmd": [], "corr": []} for k in ("model", "still", "energy")}
     jitter, jitter_real, envelopes, reals = [], [], [], []
     for n, clip in enumerate(clips):
         audio = read_video_audio(videos[clip.name], SAMPLE_RATE)
-        out = pipe(audio, SAMPLE_RATE, image, emotion="neutral", landmarks=points, generator=torch.Generator().manual_seed(seed + n))
+        out = pipe(audio, SAMPLE_RATE, image, emotion="neutral", landmarks=points, generator=torch.Generator().manual_seed(seed + n),
+                   **call_kwargs)
         real = clip.motion[:, :LANDMARKS].reshape(-1, 68, 2)
         fake = out.motion[:, :LANDMARKS].reshape(-1, 68, 2)
         t = min(len(real), len(fake))
@@ -111,7 +112,7 @@ def lip_sync(pipe: EmoPortraitPipeline, clips: list, videos: dict, image: np.nda
 
 
 def emotion_and_identity(pipe: EmoPortraitPipeline, judge: FerJudge, portraits: list[Path], audios: list[np.ndarray], frame_step: int,
-                         seed: int) -> dict:
+                         seed: int, **call_kwargs) -> dict:
     """fer on renders of every portrait x emotion x intensity (+ neutral), SSIM at near-silence, pixels outside the face."""
     import cv2
 
@@ -126,7 +127,8 @@ def emotion_and_identity(pipe: EmoPortraitPipeline, judge: FerJudge, portraits: 
         box, first = None, True
         for emotion, amount in conditions:
             spec = emotion if emotion == "neutral" else f"{emotion}:{amount:g}"
-            out = pipe(audio, SAMPLE_RATE, image, emotion=spec, landmarks=points, generator=torch.Generator().manual_seed(seed + k))
+            out = pipe(audio, SAMPLE_RATE, image, emotion=spec, landmarks=points, generator=torch.Generator().manual_seed(seed + k),
+                       **call_kwargs)
             renderer = out.renderer
             if first:  # fer on the unmodified crop; its box is the fallback when Haar misses a frame
                 first = False
@@ -152,7 +154,8 @@ def emotion_and_identity(pipe: EmoPortraitPipeline, judge: FerJudge, portraits: 
         # identity at near-silence, neutral
         quiet = (rng.standard_normal(3 * SAMPLE_RATE) * 10 ** (-50 / 20) / 4).astype(np.float32)
         quiet[0] = 10 ** (-50 / 20)
-        out = pipe(quiet, SAMPLE_RATE, image, emotion="neutral", landmarks=points, generator=torch.Generator().manual_seed(seed + k))
+        out = pipe(quiet, SAMPLE_RATE, image, emotion="neutral", landmarks=points, generator=torch.Generator().manual_seed(seed + k),
+                   **call_kwargs)
         mask = out.renderer.moving_mask
         whole, face = [], []
         for frame in out.frames():
@@ -164,7 +167,7 @@ def emotion_and_identity(pipe: EmoPortraitPipeline, judge: FerJudge, portraits: 
             "moving_share": moving_share, "haar_misses": fallbacks / max(scored, 1), "scored": scored}
 
 
-def command_speed(audio: np.ndarray, image: Path, sizes: tuple[int, ...], checkpoint: str | None, repeats: int = 2) -> dict[int, float]:
+def command_speed(audio: np.ndarray, image: Path, sizes: tuple[int, ...], checkpoint: str | None, options: list[str], repeats: int = 2) -> dict[int, float]:
     """Wall seconds (best of ``repeats``) of the whole ``emogen portrait`` command on ``audio``, per size."""
     import soundfile as sf
 
@@ -179,7 +182,7 @@ def command_speed(audio: np.ndarray, image: Path, sizes: tuple[int, ...], checkp
             for r in range(repeats):
                 video = Path(tmp) / f"out_{size}_{r}.mp4"
                 cmd = [*base, "portrait", "--audio", str(wav), "--image", str(image), "--emotion", "happy:0.7", "--size", str(size),
-                       "--seed", "0", "--quiet", "-o", str(video)]
+                       "--seed", "0", "--quiet", "-o", str(video), *options]
                 if checkpoint:
                     cmd += ["--checkpoint", checkpoint]
                 start = time.perf_counter()
@@ -198,6 +201,9 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=None, help="use this many GRID test clips for lip sync (default: all)")
     parser.add_argument("--frame-step", type=int, default=3, help="score every n-th rendered frame with fer")
     parser.add_argument("--no-speed", action="store_true", help="skip the command speed runs")
+    parser.add_argument("--steps", type=int, default=None, help="denoising steps (default: the pipeline's)")
+    parser.add_argument("--audio-guidance", type=float, default=None, help="audio guidance scale (default: the pipeline's)")
+    parser.add_argument("--emotion-guidance", type=float, default=None, help="emotion guidance scale (default: the pipeline's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default="runs/portrait_bench/results.json", help="where to write the numbers")
     args = parser.parse_args()
@@ -213,6 +219,12 @@ def main() -> None:
     pipe = EmoPortraitPipeline.from_pretrained(args.checkpoint) if args.checkpoint else EmoPortraitPipeline.from_shipped("portrait")
     pipe.set_progress_bar_config(disable=True)
     judge = FerJudge(args.fer_model)
+    call_kwargs, options = {}, []
+    for flag, key, value in (("--steps", "num_inference_steps", args.steps), ("--audio-guidance", "audio_guidance_scale", args.audio_guidance),
+                             ("--emotion-guidance", "emotion_guidance_scale", args.emotion_guidance)):
+        if value is not None:
+            call_kwargs[key] = value
+            options += [flag, str(value)]
 
     # 1. lip sync on held-out GRID clips
     clips = build_portrait_cache(args.cache, progress=False)
@@ -226,7 +238,7 @@ def main() -> None:
     portraits_dir = Path(args.portraits) if args.portraits else dataset_dir("portraits")
     grid_image = load_image(portraits_dir / "grid_s1.png")
     grid_points = detect_face(grid_image).points
-    lips = lip_sync(pipe, test, videos, grid_image, grid_points, open_mean, args.seed)
+    lips = lip_sync(pipe, test, videos, grid_image, grid_points, open_mean, args.seed, **call_kwargs)
     eye_px = float(pipe.prepare_face(grid_image, 256, grid_points).eye_distance)
     t_lips = time.time() - t0
 
@@ -235,14 +247,14 @@ def main() -> None:
     all_test = [c for c in grid if c.split == "test" and c.audio is not None]
     speech_clips = [all_test[(7 * k) % len(all_test)] for k in range(len(portraits))]
     audios = [read_video_audio(videos[c.name], SAMPLE_RATE) for c in speech_clips]
-    emo = emotion_and_identity(pipe, judge, portraits, audios, args.frame_step, args.seed)
+    emo = emotion_and_identity(pipe, judge, portraits, audios, args.frame_step, args.seed, **call_kwargs)
     t_emo = time.time() - t0 - t_lips
 
     # 4. speed of the whole command
     speed = {}
     if not args.no_speed:
         ten = np.concatenate([read_video_audio(videos[c.name], SAMPLE_RATE) for c in all_test[:4]])[: 10 * SAMPLE_RATE]
-        seconds = command_speed(ten, portraits_dir / "astronaut.png", (256, 512), args.checkpoint)
+        seconds = command_speed(ten, portraits_dir / "astronaut.png", (256, 512), args.checkpoint, options)
         speed = {s: {"seconds": w, "fps": 250 / w, "realtime": 250 / w / 25} for s, w in seconds.items()}
 
     # summaries
@@ -272,7 +284,8 @@ def main() -> None:
     # table
     print(f"Portrait benchmark: {len(test)} held-out GRID s1 clips (lip sync), {len(portraits)} portraits x "
           f"({len(EMOTIONS)} emotions x {len(INTENSITIES)} intensities + neutral), 3 s of GRID test speech each, "
-          f"fer on 1 frame in {args.frame_step} ({emo['scored']} frames, Haar missed {emo['haar_misses']:.1%})\n")
+          f"fer on 1 frame in {args.frame_step} ({emo['scored']} frames, Haar missed {emo['haar_misses']:.1%}); "
+          f"pipeline settings: {call_kwargs or 'defaults'}\n")
     print(f"| {'measure':<66} | {'value':>34} |")
     print(f"|{'-' * 68}|{'-' * 36}|")
 

@@ -18,6 +18,19 @@ EXAMPLES = [
 ]
 
 
+def _limit_threads(threads: int) -> None:
+    """Use ``threads`` CPU threads in torch, OpenCV and the BLAS/OpenMP pools (scipy's Delaunay point
+    location makes thousands of tiny LAPACK calls, which spin-wait with more threads on a busy CPU)."""
+    import cv2
+    import scipy.spatial  # noqa: F401 - load its BLAS, so the limit below reaches it
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
+    threadpool_limits(limits=threads)
+
+
 @app.command("portrait", epilog=examples_epilog(EXAMPLES))
 @handle_errors
 def portrait(
@@ -28,8 +41,8 @@ def portrait(
     size: Annotated[int, typer.Option("--size", min=64, max=2048, help="Side of the square output frames in pixels.")] = 256,
     fps: Annotated[float, typer.Option("--fps", min=1.0, max=120.0, help="Output frame rate.")] = 25.0,
     steps: Annotated[int, typer.Option("--steps", min=1, max=1000, help="Denoising steps (DDIM).")] = 10,
-    audio_guidance: Annotated[float, typer.Option("--audio-guidance", min=0.0, help="Guidance toward the audio: lip sync (1 = off).")] = 1.5,
-    emotion_guidance: Annotated[float, typer.Option("--emotion-guidance", min=0.0, help="Guidance toward the emotion, on top of the audio (1 = off).")] = 2.0,
+    audio_guidance: Annotated[float, typer.Option("--audio-guidance", min=0.0, help="Guidance toward the audio: >1 opens the mouth wider than the model predicts (1 = off).")] = 1.0,
+    emotion_guidance: Annotated[float, typer.Option("--emotion-guidance", min=0.0, help="Guidance toward the emotion, on top of the audio: 1 = the mean MEAD expression at intensity 1, 2 = about twice it.")] = 2.0,
     max_seconds: MaxSecondsOpt = 600.0,
     seed: SeedOpt = None,
     device: DeviceOpt = "auto",
@@ -59,7 +72,7 @@ def portrait(
     load_image(image)  # a non-image fails here, before the model loads
     samples, sample_rate = load_audio(audio, max_seconds=max_seconds)
     target = resolve_device(device)
-    torch.set_num_threads(threads)
+    _limit_threads(threads)
     if spec.kind == "auto":
         from emogen.voice.recognize import recognize_emotion
 

@@ -66,6 +66,9 @@ class FrozenConfig(OrderedDict):
         msg = f"config is frozen: cannot delete {name!r}"
         raise TypeError(msg)
 
+    def __reduce__(self):  # copy, deepcopy and pickle rebuild it whole instead of item by item
+        return (type(self), (list(self.items()),))
+
 
 def _jsonable(value: Any) -> Any:
     """Config values as JSON stores them (tuples become lists, paths strings)."""

@@ -343,7 +343,8 @@ def build_tiny_portrait_pipeline(seed: int = 0) -> EmoPortraitPipeline:
     randomize_parameters((denoiser, critic), torch.Generator().manual_seed(seed), scale=None)
     with torch.no_grad():
         denoiser.motion_std.fill_(0.005)  # sub-pixel motion: the face barely moves
-    scheduler = tiny_scheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="v_prediction")
+    scheduler = tiny_scheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="v_prediction",
+                               timestep_spacing="trailing")
     pipe = EmoPortraitPipeline(motion_denoiser=denoiser, scheduler=scheduler, emotion_bank=bank, face_critic=critic)
     for module in (bank, denoiser, critic):
         module.eval()

@@ -43,6 +43,16 @@ def test_config_holds_every_argument_and_is_frozen():
         model.config["width"] = 5
 
 
+def test_models_deepcopy_and_pickle_with_their_config():
+    import copy
+    import pickle
+
+    model = Square(3, name="x")
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert clone.config == model.config and clone.config.width == 3
+        torch.testing.assert_close(clone.first.weight, model.first.weight)
+
+
 def test_save_and_load_round_trip(tmp_path):
     model = Square(5)
     with torch.no_grad():

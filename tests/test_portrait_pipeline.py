@@ -17,6 +17,23 @@ from emogen.testing import build_tiny_portrait_pipeline, speechlike
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Small models and frames: one thread for torch, OpenMP, BLAS and OpenCV (more, on a busy 2-core
+    CPU, make these tests several times slower)."""
+    import cv2
+    import scipy.spatial  # noqa: F401 - load scipy's BLAS first: threadpool_limits reaches only loaded libraries
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    with threadpool_limits(limits=1):
+        yield
+    torch.set_num_threads(before[0])
+    cv2.setNumThreads(before[1])
+
+
 @pytest.fixture(scope="module")
 def portrait(data_root):
     """The astronaut portrait and its landmarks (detected once)."""

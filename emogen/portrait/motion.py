@@ -56,11 +56,17 @@ class PortraitMotionOutput(BaseOutput):
 
 
 def make_scheduler(num_train_timesteps: int = 1000):
-    """The schedule the motion model trains and samples with (cosine, v-prediction, DDIM sampling)."""
+    """The schedule the motion model trains and samples with (cosine, v-prediction, DDIM sampling).
+
+    Timesteps are spaced ``trailing`` (the first of 10 steps is t = 999, not 900 as with ``leading``):
+    starting from pure noise at a timestep that still holds signal biases few-step samples toward the
+    data mean, which here halved the emotion's expression offset at 10 steps (measured on held-out GRID
+    audio: 0.47 of the offset with ``leading``, 1.01 with ``trailing``, 1.03 at 20 steps).
+    """
     from ..schedulers import DDIMScheduler
 
     return DDIMScheduler(num_train_timesteps=num_train_timesteps, beta_schedule="squaredcos_cap_v2",
-                         prediction_type="v_prediction", clip_sample=False)
+                         prediction_type="v_prediction", clip_sample=False, timestep_spacing="trailing")
 
 
 class PortraitMotionDenoiser(ModelMixin, ConfigMixin):

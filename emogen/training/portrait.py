@@ -91,7 +91,7 @@ class PortraitTrainConfig:
     cache: str = "runs/portrait_cache"
     grid_limit: int | None = None
     eval_steps: int = 10
-    eval_audio_guidance: float = 1.5
+    eval_audio_guidance: float = 1.0
     eval_emotion_guidance: float = 2.0
     eval_temperature: float = 0.5
     eval_smooth: bool = True
@@ -307,7 +307,7 @@ def train_critic(train: list, val: list, grid: list, bank: EmotionBank, config: 
 
 # --------------------------------------------------------------------------------------------- evaluation
 @torch.no_grad()
-def lip_sync_scores(pipe, clips: list, steps: int = 10, audio_guidance: float = 1.5, temperature: float = 0.5, smooth: bool = True,
+def lip_sync_scores(pipe, clips: list, steps: int = 10, audio_guidance: float = 1.0, temperature: float = 0.5, smooth: bool = True,
                     seed: int = 0) -> dict[str, float]:
     """Held-out lip sync: mouth landmark distance (M-LMD, eye units, mean over mouth points and frames) between
     sampled and real motion, and the correlation of mouth opening, next to a still face (zero offsets); and
@@ -341,7 +341,7 @@ class _NoProgress:
 
 
 @torch.no_grad()
-def intensity_response(pipe, clip, steps: int = 10, audio_guidance: float = 1.5, emotion_guidance: float = 2.0, temperature: float = 0.5,
+def intensity_response(pipe, clip, steps: int = 10, audio_guidance: float = 1.0, emotion_guidance: float = 2.0, temperature: float = 0.5,
                        seed: int = 0) -> dict[str, dict[str, float]]:
     """The critic's reading of sampled motion for each emotion at intensity 0.3 and 1.0 on one held-out clip's audio."""
     out = {}
@@ -363,16 +363,17 @@ def portrait_model_card(output: Path, scores: dict) -> str:
     """The portrait checkpoint's card: components, data and licences, command and time, scores."""
     minutes, lip, critic, data = scores["minutes"], scores["lip_sync"], scores["critic_validation"], scores["data"]
     motion_loss = scores["motion_final_loss"]
+    response = scores["intensity_response"]
     rows = "\n".join(
-        f"| {k} | {v['p_0.3']:.2f} / {v['p_1.0']:.2f} | {v['intensity_0.3']:.2f} / {v['intensity_1.0']:.2f} |"
-        for k, v in scores["intensity_response"].items()
+        f"| {k} | {response[k]['p_0.3']:.2f} / {response[k]['p_1.0']:.2f} | {response[k]['intensity_0.3']:.2f} / {response[k]['intensity_1.0']:.2f} |"
+        for k in MEAD_CATEGORIES if k in response
     )
     return f"""# emogen portrait checkpoint (`EmoPortraitPipeline`)
 
 Audio-driven emotional talking portraits: the denoiser samples landmark motion from speech and an emotion
 at an intensity, and the renderer warps the user's own photo by it (nothing is regenerated). Trained from
 scratch by `emogen train portrait` on a CPU. Diffusers layout: `model_index.json`, `motion_denoiser/`
-(`PortraitMotionDenoiser`), `scheduler/` (DDIM, v-prediction, cosine schedule), `emotion_bank/` (the shared
+(`PortraitMotionDenoiser`), `scheduler/` (DDIM, v-prediction, cosine schedule, trailing timesteps), `emotion_bank/` (the shared
 `EmotionBank`, fixed), `face_critic/` (`FaceEmotionEncoder`). Total size {folder_megabytes(output):.1f} MB.
 
 ## Data and licences
