@@ -352,7 +352,7 @@ class EmoPortraitPipeline(EmogenPipeline):
             emotion_guidance_scale (`float`, *optional*, defaults to 2.0): guidance toward the emotion, on top
                 of the audio (compositional: ``p(∅) + s_a (p(a) - p(∅)) + s_e (p(a, e) - p(a))``); at 1 an
                 intensity-1 emotion shows the mean MEAD expression, 2 about twice it, so angry and sad read
-                on any face.
+                on any face. The scale ramps with the intensity (``1 + (s - 1) a``): neutral is unguided.
             fps (`float`, *optional*, defaults to 25): output frame rate (motion is sampled at 25 fps and
                 interpolated).
             size (`int`, *optional*, defaults to 256): output frames are ``size x size`` pixels.
@@ -386,9 +386,12 @@ class EmoPortraitPipeline(EmogenPipeline):
         # 3. encode the emotion and the audio
         condition = self.encode_emotion(spec, batch_size=1)
         features = chunked_audio_features(mono, sample_rate, model_frames)
+        # the emotion's guidance ramps with its intensity: neutral (0) is the plain conditional model, so a
+        # neutral face stays the person's own; intensity 1 gets the full scale
+        emotion_scale = 1.0 + (emotion_guidance_scale - 1.0) * min(1.0, float(condition.intensity[0]))
         # 4-6. timesteps, latents, denoising loop
         with self.progress_bar(total=num_inference_steps) as progress:
-            motion = self.sample_motion(features, condition, num_inference_steps, audio_guidance_scale, emotion_guidance_scale, temperature, generator, progress)
+            motion = self.sample_motion(features, condition, num_inference_steps, audio_guidance_scale, emotion_scale, temperature, generator, progress)
         # 7. post-process: smoothing, critic, output frame rate, landmarks in output pixels
         if smooth:
             motion = smooth_landmarks(motion)
