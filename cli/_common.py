@@ -21,6 +21,7 @@ __all__ = [
     "OutputOpt",
     "QuietOpt",
     "SeedOpt",
+    "ThreadsOpt",
     "cli_errors",
     "echo_reading",
     "examples_epilog",
@@ -39,6 +40,7 @@ OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="Output file; wr
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (GPU when present, else CPU), cpu, cuda, cuda:N or mps.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 CheckpointOpt = Annotated[Path | None, typer.Option("--checkpoint", help="A pipeline folder (written by `emogen train`) to use instead of the shipped checkpoint.")]
+ThreadsOpt = Annotated[int, typer.Option("--threads", min=1, help="CPU threads for torch (emogen's models are small: 1 is fastest on a busy CPU).")]
 MaxSecondsOpt = Annotated[float, typer.Option("--max-seconds", help="Refuse longer inputs unless raised (long recordings are processed in chunks cut at pauses).")]
 
 

@@ -9,13 +9,12 @@ from typing import Annotated
 import typer
 
 from ._apps import train_app
-from ._common import examples_epilog, handle_errors
+from ._common import ThreadsOpt, examples_epilog, handle_errors
 
 __all__ = ["CheckpointEveryOpt", "ResumeOpt", "ThreadsOpt", "TrainOutputOpt", "TrainSeedOpt", "start_training", "train_command"]
 
 TrainOutputOpt = Annotated[Path, typer.Option("--output", "-o", help="Folder for the trained pipeline (diffusers layout), scores.json and the model card.")]
 TrainSeedOpt = Annotated[int, typer.Option("--seed", help="Training seed (data order, noise, initialisation).")]
-ThreadsOpt = Annotated[int, typer.Option("--threads", min=1, help="CPU threads for torch.")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoints (kept beside --output in .<name>.train/ until the run ends).")]
 CheckpointEveryOpt = Annotated[int, typer.Option("--checkpoint-every", min=1, help="Steps between checkpoints within each stage (each stage's end is always saved).")]
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ._apps import app
-from ._common import CheckpointOpt, DeviceOpt, EmotionOpt, MaxSecondsOpt, OutputOpt, QuietOpt, SeedOpt, examples_epilog, handle_errors
+from ._common import CheckpointOpt, DeviceOpt, EmotionOpt, MaxSecondsOpt, OutputOpt, QuietOpt, SeedOpt, ThreadsOpt, examples_epilog, handle_errors
 
 EXAMPLES = [
     "emogen portrait --audio a.wav --image face.png --emotion happy:0.7 -o out.mp4",
@@ -47,7 +47,7 @@ def portrait(
     seed: SeedOpt = None,
     device: DeviceOpt = "auto",
     checkpoint: CheckpointOpt = None,
-    threads: Annotated[int, typer.Option("--threads", min=1, help="CPU threads for torch and the renderer.")] = 1,
+    threads: ThreadsOpt = 1,
     quiet: QuietOpt = False,
 ) -> None:
     """Animate a portrait with speech: lips follow the audio, the face shows the emotion at its intensity.

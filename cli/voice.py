@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ._apps import app
-from ._common import CheckpointOpt, DeviceOpt, EmotionOpt, MaxSecondsOpt, OutputOpt, QuietOpt, SeedOpt, examples_epilog, handle_errors
+from ._common import CheckpointOpt, DeviceOpt, EmotionOpt, MaxSecondsOpt, OutputOpt, QuietOpt, SeedOpt, ThreadsOpt, examples_epilog, handle_errors
 
 EXAMPLES = [
     "emogen voice --input neutral.wav --emotion angry:0.8 -o angry.wav",
@@ -32,7 +32,7 @@ def voice(
     seed: SeedOpt = None,
     device: DeviceOpt = "auto",
     checkpoint: CheckpointOpt = None,
-    threads: Annotated[int, typer.Option("--threads", min=1, help="CPU threads for torch (the model is small: 1 is fastest on a busy CPU).")] = 1,
+    threads: ThreadsOpt = 1,
     quiet: QuietOpt = False,
 ) -> None:
     """Convert speech to an emotion at an intensity (WORLD + diffusion), keeping who speaks and what is said.
