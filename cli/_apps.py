@@ -12,9 +12,11 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 ROOT_EXAMPLES = (
     "emogen emotions",
+    "emogen portrait --audio speech.wav --image face.png --emotion happy:0.7 -o out.mp4",
     "emogen music --emotion happy:0.7 --bars 16 -o happy.mid",
     "emogen voice --input in.wav --emotion angry:0.8 -o angry.wav",
     "emogen recognize voice in.wav",
+    "emogen recognize face photo.png",
     "emogen info",
 )
 
