@@ -206,3 +206,19 @@ def test_randn_tensor_is_reproducible_per_generator():
     assert torch.equal(a, b)
     rows = randn_tensor((2, 4), generator=[torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)])
     assert torch.equal(rows[0], randn_tensor((1, 4), generator=torch.Generator().manual_seed(0))[0])
+
+
+def test_atomic_output_turns_an_unwritable_folder_into_an_input_error(tmp_path, monkeypatch):
+    import pathlib
+
+    from emogen.errors import InputError
+    from emogen.utils import atomic_output
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(pathlib.Path, "mkdir", refuse)
+    with pytest.raises(InputError, match="cannot write output"):
+        with atomic_output(tmp_path / "new" / "out.txt") as tmp:
+            tmp.write_text("never")
+    assert not (tmp_path / "new").exists()

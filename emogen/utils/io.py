@@ -46,8 +46,12 @@ def atomic_output(path: str | os.PathLike[str], suffix: str | None = None) -> It
         ...     tmp.write_text("done")
     """
     target = check_writable(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or target.suffix, dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or target.suffix, dir=target.parent)
+    except OSError as error:  # e.g. a read-only or virtual file system that os.access did not reveal
+        msg = f"cannot write output {str(target)!r} ({error.strerror or error}); choose another -o path"
+        raise InputError(msg) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
