@@ -64,7 +64,7 @@ def _wall(command: list[str], repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tempfile.gettempdir())
         times.append(time.perf_counter() - start)
     return times
 
@@ -73,7 +73,7 @@ def _stages(kind: str, output: Path, clip: Path | None, repeats: int) -> dict[st
     runs = []
     for _ in range(repeats):
         args = [sys.executable, "-c", STAGES, kind, str(output)] + ([str(clip)] if clip else [])
-        result = subprocess.run(args, check=True, capture_output=True, text=True)
+        result = subprocess.run(args, check=True, capture_output=True, text=True, cwd=output.parent)  # the installed package
         runs.append(json.loads(result.stdout.strip().splitlines()[-1]))
     return {key: statistics.median(r[key] for r in runs) for key in runs[0]}
 

@@ -106,11 +106,12 @@ def test_diffusers_reads_emogen_files_and_emogen_reads_diffusers_files(tmp_path)
     assert back.config.width == 6
 
 
-def test_importing_emogen_and_the_cli_loads_neither_torch_nor_diffusers():
+def test_importing_emogen_and_the_cli_loads_neither_torch_nor_diffusers(tmp_path):
     code = (
         "import sys, emogen, emogen.emotion, emogen.modeling, emogen.pipeline_utils, emogen.cli.main;"
         "from emogen.emotion import EmotionSpec; EmotionSpec.parse('happy:0.5');"
         "print(sorted(m for m in ('torch', 'diffusers', 'numpy', 'accelerate') if m in sys.modules))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # run outside the checkout, so the installed package is imported (not the source folder beside it)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
     assert result.stdout.strip() == "[]"

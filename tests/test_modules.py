@@ -204,10 +204,10 @@ def test_shipped_music_prior_loads_with_identical_weights():
     assert torch.equal(fresh.emotion_proj.null, prior.emotion_proj.null)
 
 
-def test_modules_import_lazily():
+def test_modules_import_lazily(tmp_path):
     import subprocess
     import sys
 
     code = "import sys, emogen.modules; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path).stdout.strip()
     assert out == "False"
