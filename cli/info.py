@@ -17,7 +17,7 @@ from ._apps import app
 from ._common import DeviceOpt, examples_epilog, handle_errors
 
 EXAMPLES = ["emogen info", "emogen info --check-device", "emogen info --check-device --device cpu"]
-_LIBRARIES = ("torch", "diffusers", "accelerate", "numpy", "pyworld", "soundfile", "typer")
+_LIBRARIES = ("torch", "accelerate", "numpy", "pyworld", "soundfile", "av", "opencv-python-headless", "dlib-bin", "typer")
 
 
 def _library_versions() -> dict[str, str]:
@@ -58,7 +58,7 @@ def info(
     """Print emogen's version, the libraries it runs on, the compute device and the shipped checkpoints."""
     typer.echo(f"emogen {__version__} (Python {platform.python_version()}, {platform.system()} {platform.machine()})")
     for name, found in _library_versions().items():
-        typer.echo(f"  {name:<11} {found}")
+        typer.echo(f"  {name:<22} {found}")
     if check_device or device != "auto":  # a named device is checked for real
         import torch
 
