@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import time
 import warnings
 from pathlib import Path
@@ -82,7 +81,6 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
     logging.basicConfig(level=logging.WARNING)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from emogen.pipelines.pipeline_emo_voice import EmoVoicePipeline
 
     pipe = EmoVoicePipeline.from_pretrained(args.checkpoint) if args.checkpoint else EmoVoicePipeline.from_shipped("voice")
@@ -150,7 +148,7 @@ def main() -> None:
         r = f"{rmse[key]:10.3f}" if key in rmse else f"{'-':>10}"
         print(f"| {names[key]:<22} | {acc[key]:9.3f} | {m} | {r} |")
     mean_p = {a: float(np.mean(v)) for a, v in probs.items()}
-    print(f"\nintensity (judge's mean target probability): " + ", ".join(f"a={a:g}: {p:.3f}" for a, p in mean_p.items()))
+    print("\nintensity (judge's mean target probability): " + ", ".join(f"a={a:g}: {p:.3f}" for a, p in mean_p.items()))
     steps = call_kwargs.get("num_inference_steps", 10)
     print(f"speed: real-time factor {rtf:.3f} at {steps} steps ({torch.get_num_threads()} CPU thread(s))")
     print(f"checks: acc >= 0.7 x real: {acc['model'] >= 0.7 * acc['real']}; acc > rule: {acc['model'] > acc['rule']}; "

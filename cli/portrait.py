@@ -19,16 +19,12 @@ EXAMPLES = [
 
 
 def _limit_threads(threads: int) -> None:
-    """Use ``threads`` CPU threads in torch, OpenCV and the BLAS/OpenMP pools (scipy's Delaunay point
-    location makes thousands of tiny LAPACK calls, which spin-wait with more threads on a busy CPU)."""
+    """Use ``threads`` CPU threads in torch and OpenCV (the models and frames are small)."""
     import cv2
-    import scipy.spatial  # noqa: F401 - load its BLAS, so the limit below reaches it
     import torch
-    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
-    threadpool_limits(limits=threads)
 
 
 @app.command("portrait", epilog=examples_epilog(EXAMPLES))
@@ -59,13 +55,13 @@ def portrait(
 
     from emogen.emotion import EmotionSpec
     from emogen.errors import InputError
-    from emogen.pipelines.pipeline_emo_portrait import VIDEO_SUFFIXES, EmoPortraitPipeline, load_image
+    from emogen.pipelines.pipeline_emo_portrait import VIDEO_OUTPUT_SUFFIXES, EmoPortraitPipeline, load_image
     from emogen.utils import check_writable, resolve_device
     from emogen.voice.audio import load_audio
 
     # cheap checks first, so bad input fails at once and leaves no output
     spec = EmotionSpec.parse(emotion)
-    if output.suffix.lower() not in (*VIDEO_SUFFIXES, ".png"):
+    if output.suffix.lower() not in (*VIDEO_OUTPUT_SUFFIXES, ".png"):
         msg = f"output {str(output)!r} must end in .mp4 (video with the audio) or .png (one frame)"
         raise InputError(msg)
     check_writable(output)

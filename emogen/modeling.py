@@ -26,12 +26,9 @@ import os
 from collections import OrderedDict
 from dataclasses import fields, is_dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from .errors import CheckpointNotFoundError
-
-if TYPE_CHECKING:
-    import torch
 
 __all__ = ["BaseOutput", "ConfigMixin", "FrozenConfig", "ModelMixin", "register_to_config"]
 

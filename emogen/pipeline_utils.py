@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from .emotion import EmotionCondition
 
-__all__ = ["EmogenPipeline", "EmogenPipelineOutput", "checkpoint_path", "shipped_checkpoints"]
+__all__ = ["EmogenPipeline", "EmogenPipelineOutput", "checkpoint_path", "load_critic", "shipped_checkpoints"]
 
 #: Libraries recorded by their top-level name in ``model_index.json`` (as diffusers does).
 _LIBRARIES = ("diffusers", "transformers")
@@ -205,3 +205,20 @@ class EmogenPipeline:
         else:
             condition = bank.condition(emotion, batch_size=batch_size)
         return condition.to(self._execution_device)
+
+
+def load_critic(critic_class: type, name: str, subfolder: str, path: str | os.PathLike[str] | None = None) -> tuple[Any, Any]:
+    """A pipeline's critic and its emotion bank, without the rest of the pipeline (``emogen recognize``).
+
+    Args:
+        critic_class (`type`): the critic's model class, e.g. ``SpeechEmotionEncoder``.
+        name (`str`): the shipped checkpoint used when ``path`` is `None` (e.g. ``"voice"``).
+        subfolder (`str`): the critic's component folder (e.g. ``"speech_critic"``).
+        path (`str` or `os.PathLike`, *optional*): a pipeline folder to read instead.
+    """
+    from .emotion.bank import EmotionBank
+
+    root = path if path is not None else checkpoint_path(name)
+    critic = critic_class.from_pretrained(root, subfolder=subfolder)
+    bank = EmotionBank.from_pretrained(root, subfolder="emotion_bank")
+    return critic.eval(), bank.eval()

@@ -26,34 +26,18 @@ from emogen.errors import InputError
 from emogen.modules.guidance import CompositionalGuidance
 from emogen.pipeline_utils import EmogenPipeline, EmogenPipelineOutput
 from emogen.portrait.critic import FaceEmotionEncoder
-from emogen.portrait.features import audio_features
+from emogen.portrait.face import load_image
+from emogen.portrait.features import chunked_audio_features
 from emogen.portrait.motion import LANDMARK_CHANNELS, MOTION_FPS, PortraitMotionDenoiser
 from emogen.schedulers import DDIMScheduler
 from emogen.utils import atomic_output, randn_tensor
 
-__all__ = ["EmoPortraitPipeline", "PortraitPipelineOutput", "chunked_audio_features", "load_image"]
+__all__ = ["EmoPortraitPipeline", "PortraitPipelineOutput", "load_image"]  # load_image re-exported for callers
 
 #: Windows denoised in one batch when a long clip is sampled.
 WINDOW_BATCH = 16
-#: Audio features are computed in spans of this many frames (20 s), so memory stays flat on long clips.
-FEATURE_CHUNK_FRAMES = 500
 #: Suffixes written as video.
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
-
-
-def load_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an image file as RGB uint8 `(H, W, 3)`; raises :class:`~emogen.errors.InputError` for a non-image."""
-    import cv2
-
-    target = Path(path)
-    if not target.is_file():
-        msg = f"image {str(target)!r} does not exist; give the path of a portrait photo (png, jpg)"
-        raise InputError(msg)
-    image = cv2.imread(str(target), cv2.IMREAD_COLOR)
-    if image is None:
-        msg = f"image {str(target)!r} could not be read as an image; give a png or jpg photo of a face"
-        raise InputError(msg)
-    return np.ascontiguousarray(image[..., ::-1])
+VIDEO_OUTPUT_SUFFIXES = (".mp4", ".mov", ".mkv")
 
 
 @dataclass
@@ -115,7 +99,7 @@ class PortraitPipelineOutput(EmogenPipelineOutput):
                     msg = f"could not write {str(target)!r}"
                     raise InputError(msg)
             return target
-        if suffix not in VIDEO_SUFFIXES:
+        if suffix not in VIDEO_OUTPUT_SUFFIXES:
             msg = f"output {str(target)!r}: a portrait is written as .mp4 (video with the audio) or .png (one frame); change the suffix"
             raise InputError(msg)
         from tqdm.auto import tqdm
@@ -127,28 +111,6 @@ class PortraitPipelineOutput(EmogenPipelineOutput):
             for frame in tqdm(self.frames(), total=self.num_frames, unit="frame", desc="rendering", disable=not progress):
                 writer.write(frame)
         return target
-
-
-def chunked_audio_features(mono: np.ndarray, sample_rate: int, num_frames: int, chunk_frames: int = FEATURE_CHUNK_FRAMES) -> np.ndarray:
-    """:func:`~emogen.portrait.features.audio_features` of a long signal, span by span `(num_frames, 66)`.
-
-    Each span starts on a frame boundary and carries one extra frame of audio, so its analysis windows
-    see the samples the whole-signal analysis would; log-F0 is normalised per span (20 s), which is
-    closer to the training clips (3 s) than one mean over a long recording.
-    """
-    from emogen.portrait.features import SAMPLE_RATE
-    from emogen.voice.audio import resample
-
-    signal = resample(np.asarray(mono, dtype=np.float32), sample_rate, SAMPLE_RATE) if sample_rate != SAMPLE_RATE else mono
-    per_frame = SAMPLE_RATE // MOTION_FPS
-    spans = []
-    for start in range(0, num_frames, chunk_frames):
-        count = min(chunk_frames, num_frames - start)
-        piece = signal[start * per_frame : (start + count + 1) * per_frame]
-        if len(piece) == 0:
-            piece = np.zeros(per_frame, np.float32)
-        spans.append(audio_features(piece, SAMPLE_RATE, count))
-    return np.concatenate(spans)
 
 
 def _window_starts(frames: int, window: int) -> list[int]:

@@ -121,16 +121,9 @@ class FaceEmotionEncoder(ModelMixin, ConfigMixin):
 
 def load_face_critic(path: str | None = None):
     """The face critic and emotion bank of a portrait checkpoint folder (default: the shipped one)."""
-    import os
+    from ..pipeline_utils import load_critic
 
-    from ..emotion import EmotionBank
-    from ..pipeline_utils import checkpoint_path
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    root = path or str(checkpoint_path("portrait"))
-    critic = FaceEmotionEncoder.from_pretrained(root, subfolder="face_critic")
-    bank = EmotionBank.from_pretrained(root, subfolder="emotion_bank")
-    return critic.eval(), bank.eval()
+    return load_critic(FaceEmotionEncoder, "portrait", "face_critic", path)
 
 
 #: Suffixes read as video by :func:`face_shapes`.
@@ -146,23 +139,14 @@ def face_shapes(path: str, max_frames: int = 2500) -> np.ndarray:
 
     target = Path(path)
     if target.suffix.lower() in VIDEO_SUFFIXES:
-        from .face import LandmarkTracker
-        from .dataset import read_video_frames
+        from .dataset import track_video
 
-        tracker = LandmarkTracker()
-        shapes = []
-        for n, frame in enumerate(read_video_frames(target, fmt="gray")):
-            if n >= max_frames:
-                break
-            face = tracker.update(frame)
-            if face is not None:
-                shapes.append(align_landmarks(face.points)[0])
-        if not shapes:
+        points, found = track_video(target, max_frames=max_frames)
+        if not found.any():
             msg = f"no face found in {str(target)!r}; give a video of one frontal face"
             raise NoFaceError(msg)
-        return np.stack(shapes)
-    from ..pipelines.pipeline_emo_portrait import load_image
-    from .face import detect_face
+        return np.stack([align_landmarks(p)[0] for p in points[found]])
+    from .face import detect_face, load_image
 
     face = detect_face(load_image(target), name=repr(str(target)))
     return align_landmarks(face.points)[0][None]

@@ -204,12 +204,13 @@ def smooth_landmarks(points: np.ndarray) -> np.ndarray:
     return sum(w * padded[i : i + len(x)] for i, w in enumerate(weights)).astype(np.float32)
 
 
-def track_video(path: str | os.PathLike[str], fps: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def track_video(path: str | os.PathLike[str], fps: float | None = None, max_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Track dlib's 68 landmarks through a video.
 
     Args:
         path (`str` or `os.PathLike`): the video.
         fps (`float`, *optional*): resample to this frame rate first (see :func:`read_video_frames`).
+        max_frames (`int`, *optional*): stop after this many frames.
 
     Returns:
         `tuple`: pixel landmarks ``(T, 68, 2)`` float32 (lost frames filled by linear interpolation,
@@ -219,7 +220,9 @@ def track_video(path: str | os.PathLike[str], fps: float | None = None) -> tuple
 
     tracker = LandmarkTracker()
     points, found = [], []
-    for frame in read_video_frames(path, fmt="gray", fps=fps):
+    for n, frame in enumerate(read_video_frames(path, fmt="gray", fps=fps)):
+        if max_frames is not None and n >= max_frames:
+            break
         face = tracker.update(frame)
         found.append(face is not None)
         points.append(face.points if face is not None else np.full((68, 2), np.nan, np.float32))

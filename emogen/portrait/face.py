@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +28,7 @@ from .geometry import JAW, NOSE, Similarity, align_landmarks
 
 __all__ = [
     "FaceLandmarks",
+    "load_image",
     "FaceTooSmallError",
     "FaceTurnedAwayError",
     "LandmarkTracker",
@@ -269,3 +271,18 @@ class LandmarkTracker:
             return self._from_detection(image)
         self._previous = sim
         return FaceLandmarks(points=points, box=tuple(int(round(v)) for v in box), score=float("nan"))
+
+
+def load_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an image file as RGB uint8 `(H, W, 3)`; raises :class:`~emogen.errors.InputError` for a non-image."""
+    import cv2
+
+    target = Path(path)
+    if not target.is_file():
+        msg = f"image {str(target)!r} does not exist; give the path of a portrait photo (png, jpg)"
+        raise InputError(msg)
+    image = cv2.imread(str(target), cv2.IMREAD_COLOR)
+    if image is None:
+        msg = f"image {str(target)!r} could not be read as an image; give a png or jpg photo of a face"
+        raise InputError(msg)
+    return np.ascontiguousarray(image[..., ::-1])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["AUDIO_FEATURE_DIM", "FPS", "SAMPLE_RATE", "audio_features"]
+__all__ = ["AUDIO_FEATURE_DIM", "FEATURE_CHUNK_FRAMES", "FPS", "SAMPLE_RATE", "audio_features", "chunked_audio_features"]
 
 #: Video frame rate of all portrait data and output.
 FPS = 25
@@ -18,6 +18,8 @@ SAMPLE_RATE = 16000
 #: 64 log-mels + log-F0 + voicing.
 AUDIO_FEATURE_DIM = 66
 _HOPS_PER_FRAME = 4  # 10 ms hops per 40 ms video frame
+#: Long signals are analysed in spans of this many frames (20 s), so memory stays flat on long clips.
+FEATURE_CHUNK_FRAMES = 500
 
 
 def audio_features(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, num_frames: int | None = None) -> np.ndarray:
@@ -49,3 +51,24 @@ def audio_features(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, num_frames
     usable = (len(feats) // _HOPS_PER_FRAME) * _HOPS_PER_FRAME
     pooled = feats[:usable].reshape(-1, _HOPS_PER_FRAME, feats.shape[1]).mean(axis=1)
     return np.ascontiguousarray(pooled[:num_frames], dtype=np.float32)
+
+
+def chunked_audio_features(mono: np.ndarray, sample_rate: int, num_frames: int, chunk_frames: int = FEATURE_CHUNK_FRAMES) -> np.ndarray:
+    """:func:`audio_features` of a long signal, span by span `(num_frames, 66)`.
+
+    Each span starts on a frame boundary and carries one extra frame of audio, so its analysis windows
+    see the samples the whole-signal analysis would; log-F0 is normalised per span (20 s), which is
+    closer to the training clips (3 s) than one mean over a long recording.
+    """
+    from ..voice.audio import resample
+
+    signal = resample(np.asarray(mono, dtype=np.float32), sample_rate, SAMPLE_RATE)
+    per_frame = SAMPLE_RATE // FPS
+    spans = []
+    for start in range(0, num_frames, chunk_frames):
+        count = min(chunk_frames, num_frames - start)
+        piece = signal[start * per_frame : (start + count + 1) * per_frame]
+        if len(piece) == 0:
+            piece = np.zeros(per_frame, np.float32)
+        spans.append(audio_features(piece, SAMPLE_RATE, count))
+    return np.concatenate(spans)

@@ -56,12 +56,6 @@ def recognize_emotion(
 
 def load_speech_encoder(path: str | None = None) -> tuple[SpeechEmotionEncoder, EmotionBank]:
     """The speech critic and emotion bank of a voice checkpoint folder (default: the shipped one)."""
-    import os
+    from ..pipeline_utils import load_critic
 
-    from ..pipeline_utils import checkpoint_path
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    root = path or str(checkpoint_path("voice"))
-    encoder = SpeechEmotionEncoder.from_pretrained(root, subfolder="speech_critic")
-    bank = EmotionBank.from_pretrained(root, subfolder="emotion_bank")
-    return encoder.eval(), bank.eval()
+    return load_critic(SpeechEmotionEncoder, "voice", "speech_critic", path)
