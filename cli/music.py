@@ -1,4 +1,4 @@
-"""``emogen music``: emotion-conditioned piano music (MIDI, optional WAV) and element transfer."""
+"""``emogen music``: emotion-conditioned piano music (MIDI, or piano audio through a soundfont) and element transfer."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ._common import CheckpointOpt, DeviceOpt, EmotionOpt, QuietOpt, SeedOpt, ex
 
 EXAMPLES = [
     "emogen music --emotion happy:0.7 --bars 16 --seed 0 -o happy.mid",
+    "emogen music --emotion sad:0.8 --bars 16 -o sad.wav --plot roll.png",
     "emogen music -e sad:1 --bars 8 --candidates 4 --wav sad.wav -o sad.mid",
     "emogen music -e va:0.6,-0.4 --guidance 3 --tempo 90 -o calm.mid",
     "emogen music --emotion auto --from voice.wav -o matching.mid",
@@ -23,7 +24,7 @@ EXAMPLES = [
 ELEMENT_NAMES = ("rhythm", "pitch", "duration", "velocity")
 
 music_app = typer.Typer(
-    help="Generate piano music in an emotion (MIDI), or change the emotion of chosen elements of a MIDI file.",
+    help="Generate piano music in an emotion (MIDI or piano audio), or change the emotion of chosen elements of a MIDI file.",
     context_settings=CONTEXT,
     invoke_without_command=True,
     epilog=examples_epilog(EXAMPLES),
@@ -35,22 +36,32 @@ GuidanceOpt = Annotated[float, typer.Option("--guidance", "-g", help="Classifier
 TempoOpt = Annotated[float | None, typer.Option("--tempo", help="Tempo of the output in quarter notes per minute, 20-300 (default 120; transfer keeps the input's).")]
 CandidatesOpt = Annotated[int, typer.Option("--candidates", "-n", help="Generate N candidates and keep the one the music critic finds closest to the emotion (1-64).")]
 TemperatureOpt = Annotated[float, typer.Option("--temperature", help="Sampling temperature (0.05-3).")]
-WavOpt = Annotated[Path | None, typer.Option("--wav", help="Also render the music as piano audio to this .wav file.")]
+WavOpt = Annotated[Path | None, typer.Option("--wav", help="Also render the music as piano audio (44.1 kHz, the shipped soundfont piano) to this .wav file.")]
+PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Also draw the music as a piano roll (pitch by bars, velocity as colour) to this .png file.")]
+MusicOutputOpt = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Output file: .mid/.midi (MIDI) or .wav/.flac (piano audio, 44.1 kHz, the shipped soundfont piano); written atomically."),
+]
+MIDI_SUFFIXES = (".mid", ".midi")
+AUDIO_SUFFIXES = (".wav", ".flac")
 
 
-def _check_outputs(output: Path | None, wav: Path | None) -> Path:
-    from emogen.errors import InputError
+def _check_outputs(output: Path | None, wav: Path | None, plot: Path | None) -> Path:
     from emogen.utils import check_writable
 
     if output is None:
-        fail("missing -o/--output; give a .mid file such as -o out.mid")
-    if output.suffix.lower() not in (".mid", ".midi"):
-        raise InputError(f"output {str(output)!r} must end in .mid or .midi; use --wav for audio")
+        fail("missing -o/--output; give a .mid, .wav or .flac file such as -o out.mid")
+    if output.suffix.lower() not in MIDI_SUFFIXES + AUDIO_SUFFIXES:
+        raise InputError(f"output {str(output)!r} must end in .mid or .midi (MIDI), or .wav or .flac (piano audio)")
     check_writable(output)
     if wav is not None:
         if wav.suffix.lower() != ".wav":
-            raise InputError(f"--wav {str(wav)!r} must end in .wav")
+            raise InputError(f"--wav {str(wav)!r} must end in .wav; for flac give -o out.flac")
         check_writable(wav)
+    if plot is not None:
+        if plot.suffix.lower() != ".png":
+            raise InputError(f"--plot {str(plot)!r} must end in .png")
+        check_writable(plot)
     return output
 
 
@@ -76,16 +87,28 @@ def _load_pipeline(checkpoint: Path | None, device: str, quiet: bool):
     return pipe
 
 
-def _report(out, output: Path, wav: Path | None, quiet: bool) -> None:
-    out.save(output)
-    if wav is not None:
-        out.save(wav)
+def _write(out, output: Path, wav: Path | None, plot: Path | None, title: str, quiet: bool) -> None:
+    """Write the first piece: MIDI or soundfont piano audio to ``output``, audio to ``wav``, a piano roll to ``plot``."""
+    from emogen.music.roll import save_piano_roll
+    from emogen.music.soundfont import write_piano
+    from emogen.utils import atomic_output
+
+    seq = out.sequences[0]
+    if output.suffix.lower() in MIDI_SUFFIXES:
+        out.save(output)
+    for path in (output, wav):
+        if path is not None and path.suffix.lower() in AUDIO_SUFFIXES:
+            with atomic_output(path) as tmp:
+                write_piano(seq, tmp, tempo=out.tempo)
+    if plot is not None:
+        with atomic_output(plot) as tmp:
+            save_piano_roll(seq, tmp, title=f"{title}: {out.codes.shape[1]} bars, {len(seq.events)} notes, {out.tempo:g} bpm")
     if quiet:
         return
-    seq = out.sequences[0]
     scores = out.critic_scores[0]
     critic = f"; critic valence {scores['valence']:+.2f}, arousal {scores['arousal']:+.2f}" if scores else ""
-    typer.echo(f"wrote {output} ({out.codes.shape[1]} bars, {len(seq.events)} notes, {out.tempo:g} bpm{critic})" + (f" and {wav}" if wav else ""))
+    also = " and ".join(str(p) for p in (wav, plot) if p is not None)
+    typer.echo(f"wrote {output} ({out.codes.shape[1]} bars, {len(seq.events)} notes, {out.tempo:g} bpm{critic})" + (f" and {also}" if also else ""))
 
 
 def _resolve_emotion(spec: EmotionSpec, from_voice: Path | None, quiet: bool) -> EmotionSpec:
@@ -112,13 +135,14 @@ def music(
     ctx: typer.Context,
     emotion: EmotionOpt = "happy:0.7",
     bars: BarsOpt = 16,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output .mid file; written atomically (no partial file on failure).")] = None,
+    output: MusicOutputOpt = None,
     seed: SeedOpt = None,
     guidance: GuidanceOpt = 8.0,
     tempo: TempoOpt = None,
     candidates: CandidatesOpt = 1,
     temperature: TemperatureOpt = 1.0,
     wav: WavOpt = None,
+    plot: PlotOpt = None,
     checkpoint: CheckpointOpt = None,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
@@ -127,10 +151,11 @@ def music(
         typer.Option("--from", help="With --emotion auto: a voice recording whose emotion (heard by the speech encoder) the music takes."),
     ] = None,
 ) -> None:
-    """Generate piano music in an emotion at an intensity, as MIDI (and optionally WAV).
+    """Generate piano music in an emotion at an intensity, as MIDI or as piano audio (wav/flac).
 
     Intensity is a real knob: happy:0.25 is close to EMOPIA's average music, happy:1 is as happy as the
     model knows; --guidance strengthens or weakens the emotion further. The same --seed gives the same file.
+    Audio is rendered at 44.1 kHz through the grand piano of FluidR3Mono_GM (MIT), shipped with emogen.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -140,12 +165,12 @@ def music(
 
     spec = _resolve_emotion(EmotionSpec.parse(emotion), from_voice, quiet)
     EmoMusicPipeline.check_inputs(bars, 1, candidates, guidance, temperature, tempo, None)
-    output = _check_outputs(output, wav)
+    output = _check_outputs(output, wav, plot)
     pipe = _load_pipeline(checkpoint, device, quiet)
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     out = pipe(spec, num_bars=bars, num_candidates=candidates, guidance_scale=guidance, temperature=temperature,
                tempo=tempo, generator=generator)
-    _report(out, output, wav, quiet)
+    _write(out, output, wav, plot, spec.format(), quiet)
 
 
 @music_app.command("transfer", epilog=examples_epilog(EXAMPLES[-1:]))
@@ -154,12 +179,13 @@ def transfer(
     input: Annotated[Path, typer.Option("--input", "-i", help="MIDI file whose emotion to change.")],
     emotion: EmotionOpt = "sad:0.8",
     elements: Annotated[str, typer.Option("--elements", help="Comma-separated elements to regenerate: rhythm, pitch, duration, velocity.")] = "pitch,velocity",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output .mid file.")] = None,
+    output: MusicOutputOpt = None,
     seed: SeedOpt = None,
     guidance: GuidanceOpt = 8.0,
     tempo: TempoOpt = None,
     candidates: CandidatesOpt = 1,
     wav: WavOpt = None,
+    plot: PlotOpt = None,
     checkpoint: CheckpointOpt = None,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
@@ -171,7 +197,6 @@ def transfer(
     """
     import torch
 
-    from emogen.errors import InputError
     from emogen.music.representation import events_from_score, load_midi
     from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline
 
@@ -180,7 +205,7 @@ def transfer(
     if not chosen:
         raise InputError("--elements is empty; name at least one of rhythm, pitch, duration, velocity")
     EmoMusicPipeline.check_inputs(1, 1, candidates, guidance, 1.0, tempo, chosen)
-    output = _check_outputs(output, wav)
+    output = _check_outputs(output, wav, plot)
     reference = events_from_score(load_midi(input))
     if not reference.events:
         raise InputError(f"MIDI file {str(input)!r} has no notes in the piano range (MIDI 21-108)")
@@ -188,4 +213,4 @@ def transfer(
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     out = pipe(spec, reference=reference, transfer_elements=chosen, num_candidates=candidates, guidance_scale=guidance,
                tempo=tempo, generator=generator)
-    _report(out, output, wav, quiet)
+    _write(out, output, wav, plot, f"{spec.format()} ({', '.join(chosen)})", quiet)

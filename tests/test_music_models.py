@@ -131,7 +131,7 @@ def test_output_save_formats(tmp_path):
     pretty_midi.PrettyMIDI(str(mid))
     wav = out.save(tmp_path / "x.wav")
     audio, rate = sf.read(str(wav))
-    assert rate == 22050 and audio.ndim == 1 and abs(audio).max() <= 1.0
+    assert rate == 44100 and audio.ndim == 2 and abs(audio).max() <= 1.0  # the soundfont piano, stereo 44.1 kHz
     with pytest.raises(InputError):
         out.save(tmp_path / "x.mp3")
     assert not (tmp_path / "x.mp3").exists()

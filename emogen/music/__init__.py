@@ -6,7 +6,9 @@
 - :mod:`~emogen.music.prior`: :class:`EmotionCodePrior`, the emotion-conditioned transformer over bar codes.
 - :mod:`~emogen.music.critic`: :class:`MusicEmotionEncoder`, music -> shared emotion space (the critic).
 - :mod:`~emogen.music.judge`, :mod:`~emogen.music.stats`, :mod:`~emogen.music.metrics`: evaluation only.
-- :mod:`~emogen.music.synth`: a numpy piano-like synth for ``--wav``.
+- :mod:`~emogen.music.soundfont`: piano audio (44.1 kHz) through the shipped FluidR3Mono_GM grand piano.
+- :mod:`~emogen.music.synth`: a numpy additive piano-like synth, the soundfont's fallback.
+- :mod:`~emogen.music.roll`: a piano-roll picture of note events (``--plot``).
 - :mod:`~emogen.music.evaluation`: scores of the three models (training recipe and benchmarks).
 
 The training recipe behind ``emogen train music`` is :mod:`emogen.training.music`.

@@ -1,4 +1,7 @@
-"""A small piano-like synthesiser in numpy, for ``--wav`` previews (no soundfont, no downloads).
+"""A small piano-like additive synthesiser in numpy: the fallback of the soundfont piano.
+
+emogen renders music through a sampled grand piano (:mod:`emogen.music.soundfont`); this synth is used only
+when that synthesiser (``midirenderer``) or its soundfont is missing.
 
 Each note is a sum of slightly inharmonic partials (stiff-string stretch, ``f_k = k f0 sqrt(1 + B k^2)``)
 with brighter, louder attacks at higher velocity, a two-stage exponential decay (fast "prompt" then slow
@@ -7,7 +10,7 @@ The mix goes through a Schroeder reverb (four combs, two all-passes) and a soft 
 the hammer noise uses a fixed seed.
 
 symusic 0.6 ships a soundfont renderer, but its ``Synthesizer.render`` fails to return its array with
-numpy 2 here, and its built-in soundfonts download at run time; hence this synth.
+numpy 2 here, and its built-in soundfonts download at run time; hence ``midirenderer`` for the soundfont.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 from scipy.signal import lfilter
 
 from .representation import EventSequence
@@ -24,7 +26,8 @@ from .stats import note_array
 
 __all__ = ["SAMPLE_RATE", "render_audio", "render_wav"]
 
-SAMPLE_RATE = 22050
+#: Default rate of :func:`render_audio` (the soundfont piano's rate, so the fallback writes the same).
+SAMPLE_RATE = 44100
 
 
 def _note(f0: float, seconds: float, velocity: float, rng: np.random.Generator, sr: int) -> np.ndarray:
@@ -68,7 +71,7 @@ def _reverb(x: np.ndarray, sr: int, wet: float = 0.18) -> np.ndarray:
 
 
 def render_audio(sequence: EventSequence, tempo: float | None = None, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Render note events as mono float32 audio in [-1, 1]."""
+    """Render note events with the additive synth as mono float32 audio in [-1, 1]."""
     notes = note_array(sequence, tempo=tempo)
     length = float(notes.end.max()) + 1.5 if len(notes.pitch) else 1.0
     mix = np.zeros(int(length * sample_rate) + sample_rate)
@@ -84,6 +87,10 @@ def render_audio(sequence: EventSequence, tempo: float | None = None, sample_rat
 
 
 def render_wav(sequence: EventSequence, path: str | os.PathLike[str], tempo: float | None = None, sample_rate: int = SAMPLE_RATE) -> Path:
-    """Render note events to a 16-bit PCM WAV file."""
-    sf.write(str(path), render_audio(sequence, tempo, sample_rate), sample_rate, subtype="PCM_16", format="WAV")
-    return Path(path)
+    """Render note events to a 16-bit PCM ``.wav`` (or ``.flac``) file: the soundfont piano, this synth as fallback.
+
+    Kept for ``MusicPipelineOutput.save``; it is :func:`emogen.music.soundfont.write_piano`.
+    """
+    from .soundfont import write_piano
+
+    return write_piano(sequence, path, tempo=tempo, sample_rate=sample_rate)

@@ -9,8 +9,9 @@ The mesh is precomputed once: every output pixel inside the ring gets its triang
 in a sparse ``(pixels, 68)`` matrix. A frame is then one sparse product (landmark displacements to a dense
 displacement field ``d``), an approximate inverse of ``p -> p + d(p)`` by a few fixed-point steps
 (``p = q - d(q - d(q - ...))``, each a remap of the field) and one :func:`cv2.remap` of the image. On top of the warp, an open mouth gets a dark cavity
-and an upper-teeth band and closing eyelids are covered with lid skin, with colours taken from the
-portrait, so neither shows stretched skin.
+and upper teeth (hanging from the skull, not from the lip, so a smile shows more of them and a lowered lip
+hides them) and closing eyelids are covered with lid skin, with colours taken from the portrait, so
+neither shows stretched skin (nor the photo's own smile).
 
 numpy is imported here; OpenCV and scipy only when a renderer is built.
 """
@@ -33,6 +34,14 @@ WHOLE_IMAGE_SHARE = 0.75
 RING_SCALE = (1.45, 1.8)
 RING_POINTS = 24
 BORDER_POINTS_PER_SIDE = 6
+#: Points that move with the skull (nose bridge and tip, eye corners): they carry the upper teeth.
+RIGID_POINTS = [27, 28, 29, 30, 31, 33, 35, 36, 39, 42, 45]
+#: Upper inner lip, corner to corner.
+UPPER_INNER_LIP = [60, 61, 62, 63, 64]
+#: How far the upper incisors reach below the relaxed upper inner lip, in eye distances.
+TEETH_SHOW = 0.03
+#: Width of the visible upper teeth as a share of the mouth width (the canines and beyond sit in shadow).
+TEETH_WIDTH = 0.8
 #: Sub-pixel precision (bits) of polygon filling.
 _SHIFT = 4
 
@@ -240,6 +249,10 @@ class PortraitRenderer:
         """Colours and openings of the portrait used by the mouth and eyelid fills."""
         rest, img = self._rest, self.portrait
         self._rest_mouth_open = _opening(rest, [61, 62, 63], [67, 66, 65])
+        # the upper incisors hang from the skull, not from the lip: their edge sits a little below the
+        # portrait's own upper inner lip (on the photo's teeth when it smiles with them) and moves only with
+        # the head, so a raised lip (smile, snarl) shows more teeth and a lowered one (sadness) hides them
+        self._teeth_show = float(TEETH_SHOW * self.eye_distance)
         self._rest_eye_open = [_opening(rest, [37, 38], [41, 40]), _opening(rest, [43, 44], [47, 46])]
         # lip colour: pixels between the outer and inner lip contours
         region = _region_around(rest[48:60], 2, self.size)
@@ -321,28 +334,29 @@ class PortraitRenderer:
         top, bottom = inner[:, 1].min(), inner[:, 1].max()
         depth = np.clip((ys - top) / max(bottom - top, 1.0), 0, 1)
         fill = np.broadcast_to(self._cavity_colour * (0.7 + 0.6 * depth), (h, w, 3)).copy()
-        # upper teeth: a band under the upper inner lip, inset from the corners, shaded to the sides
-        opening = _opening(target, [61, 62, 63], [67, 66, 65])
-        width = float(np.hypot(*(target[64] - target[60])))
-        band = min(0.5 * opening, 0.18 * width)
-        if band > 0.5:
-            # the band hangs from the middle of the upper lip: straight-ish, shorter towards the sides,
-            # inset from the corners (which stay dark), brighter at the top
+        # upper teeth: the skull-fixed edge (the portrait's upper inner lip carried by the head, lowered by
+        # the incisors' show), arched up towards the corners, inset from them; visible where the lips open
+        head = _similarity_fit(self._rest[RIGID_POINTS], target[RIGID_POINTS])
+        edge = head(self._rest[UPPER_INNER_LIP].astype(np.float64))
+        scale = abs(head.scale)
+        width = float(np.hypot(*(edge[-1] - edge[0])))
+        if width > 1.0:
             xs = (np.arange(w, dtype=np.float32) + region.x0)[None, :]
-            centre = float((target[60, 0] + target[64, 0]) / 2)
-            half = max(0.5 * width * 0.82, 1.0)
+            centre = float((edge[0, 0] + edge[-1, 0]) / 2)
+            half = max(0.5 * width * TEETH_WIDTH, 1.0)
             rel = np.clip(np.abs(xs - centre) / half, 0, 1.5)
-            top_y = float(target[[61, 62, 63], 1].mean())
-            bottom = top_y + band * (1 - 0.35 * rel**2)
+            lip_line = np.interp(xs, edge[:, 0], edge[:, 1]).astype(np.float32)
+            show = self._teeth_show * scale
+            bottom = lip_line + show * (1 - 0.45 * rel**2)
             ys2 = ys[..., 0]
             teeth = np.clip(bottom - ys2 + 0.5, 0, 1) * np.clip((1 - rel) * half + 0.5, 0, 1)
             teeth = cv2.GaussianBlur(teeth.astype(np.float32), (0, 0), self._blur) * mask
-            vertical = np.clip((ys2 - top_y) / max(band, 1.0), 0, 1)
-            shade = (1 - 0.4 * np.clip(rel, 0, 1) ** 2) * (1 - 0.15 * vertical)
+            vertical = np.clip((bottom - ys2) / max(show, 1.0), 0, 1)  # 0 at the edge, 1 up at the gum
+            shade = (1 - 0.4 * np.clip(rel, 0, 1) ** 2) * (1 - 0.15 * (1 - vertical))
             # faint gaps between the teeth (incisors about an eighth of the mouth width apart)
             tooth = (xs - centre) / max(0.125 * width, 1.0)
             gap = np.exp(-(((tooth - np.round(tooth)) * 0.125 * width) ** 2) / (2 * max(self._blur, 0.6) ** 2))
-            shade = shade * (1 - 0.18 * gap * vertical**0.5)
+            shade = shade * (1 - 0.18 * gap * (1 - vertical) ** 0.5)
             teeth_rgb = self._teeth_colour * shade[..., None]
             fill = fill + teeth[..., None] * (teeth_rgb - fill)
         alpha = (mask * strength)[..., None]
@@ -363,7 +377,7 @@ class PortraitRenderer:
             # the open eye as it would sit now: rest eye moved by the similarity of its corners
             rest = self._rest[eye].astype(np.float64)
             tgt = target[eye].astype(np.float64)
-            full = _corner_similarity(rest[0], rest[3], tgt[0], tgt[3])(rest)
+            full = _similarity_fit(rest[[0, 3]], tgt[[0, 3]])(rest)
             centre = full.mean(axis=0)
             spread = np.linalg.norm(full - centre, axis=1, keepdims=True)
             full = centre + (full - centre) * (1.08 + 0.05 * self.eye_distance / np.maximum(spread, 1.0))
@@ -404,14 +418,23 @@ def _patch(image: np.ndarray, centre: np.ndarray, radius: int) -> np.ndarray:
     return block if len(block) else np.full((1, 3), 128.0, np.float32)
 
 
-def _corner_similarity(a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndarray):
-    """The 2-D similarity taking segment ``a0-a1`` onto ``b0-b1``, as a function of points ``(n, 2)``."""
-    za, zb = complex(*(a1 - a0)), complex(*(b1 - b0))
-    m = zb / za if abs(za) > 1e-9 else 1.0
+class _Similarity:
+    """A 2-D similarity ``z -> m z + t`` (complex ``m``: scale and rotation), applied to points ``(n, 2)``."""
 
-    def apply(points: np.ndarray) -> np.ndarray:
-        z = (points[:, 0] - a0[0]) + 1j * (points[:, 1] - a0[1])
-        w = z * m + complex(*b0)
+    def __init__(self, m: complex, t: complex) -> None:
+        self.scale, self._t = m, t
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        z = points[:, 0] + 1j * points[:, 1]
+        w = z * self.scale + self._t
         return np.stack([w.real, w.imag], axis=1)
 
-    return apply
+
+def _similarity_fit(a: np.ndarray, b: np.ndarray) -> _Similarity:
+    """Least-squares similarity taking points ``a`` onto ``b`` (both ``(n, 2)``)."""
+    za = a[:, 0].astype(np.float64) + 1j * a[:, 1]
+    zb = b[:, 0].astype(np.float64) + 1j * b[:, 1]
+    ca, cb = za.mean(), zb.mean()
+    denom = float(np.sum(np.abs(za - ca) ** 2))
+    m = complex(np.sum(np.conj(za - ca) * (zb - cb)) / denom) if denom > 1e-9 else 1.0 + 0j
+    return _Similarity(m, cb - m * ca)
