@@ -9,7 +9,15 @@ Every neutral clip of the test actors is converted to every other RAVDESS emotio
 - fidelity: MCD (dB) and log-F0 RMSE against the real target recording of the same actor, statement
   and repetition (strong intensity), after DTW;
 - intensity: the judge's target probability at intensity 0.25 / 0.5 / 1.0;
-- speed: real-time factor of the pipeline at its default steps on this machine.
+- speed: real-time factor of the pipeline at its default steps on this machine;
+- full band (issue #10): the data hold no speech recorded above 16 kHz (RAVDESS and nEMO are 16 kHz, GRID's
+  audio is 16 kHz AAC), so each neutral test clip gets a synthetic band up to 12 kHz
+  (:func:`full_band_surrogate`) at 44.1 and 48 kHz and is converted at a=1.0, once at its own rate and once
+  through the 16 kHz path resampled up (the pipeline before full band, ``output_sample_rate``): energy above
+  8 kHz out/in, raw and relative to the change below 8 kHz; the loudest 1 kHz band above the content
+  (13 kHz up) relative to the content; the image band (15-17 kHz, where a 16 kHz signal's images of its
+  lowest kHz fall) over the median of the bands above the content; judge accuracy, the judge's target
+  probability and MCD of the output read at 16 kHz; real-time factor at 48 kHz.
 
 Run: ``python benchmarks/voice_conversion.py [--checkpoint checkpoints/voice] [--threads 1]``.
 Needs ``opensmile`` (``pip install opensmile==2.6.0``). Caches features under ``runs/voice_cache``, in files
@@ -32,6 +40,7 @@ from emogen.data import RavdessClip, load_ravdess
 from emogen.voice.audio import MODEL_SAMPLE_RATE, resample, to_mono
 from emogen.voice.baseline import RuleBasedConverter
 from emogen.voice.dataset import build_cache
+from emogen.voice.fullband import band_energy
 from emogen.voice.judge import EGeMAPSJudge, egemaps
 from emogen.utils.cache import cache_key, load_or_build
 from emogen.voice.metrics import fidelity_audio
@@ -40,6 +49,9 @@ TRAIN_ACTORS = set(range(1, 17))
 INTENSITIES = (0.25, 0.5, 1.0)
 #: Version of the eGeMAPS cache's code (read16 + egemaps): bump it when they change.
 EGEMAPS_VERSION = "1"
+#: Rates of the full-band check, and the upper edge of the content of its inputs (Hz).
+FULL_BAND_RATES = (44100, 48000)
+CONTENT_HZ = 12000.0
 
 
 def read16(path: Path) -> np.ndarray:
@@ -64,6 +76,49 @@ def real_features(cache_dir: Path, clips: list[RavdessClip]) -> dict[str, np.nda
     """eGeMAPS of every real RAVDESS clip, cached in ``cache_dir`` under a hash of the clips and settings."""
     key = cache_key([c.path for c in clips], egemaps_config(), EGEMAPS_VERSION)
     return load_or_build(cache_dir, "egemaps", key, lambda: {c.path.stem: egemaps(read16(c.path), MODEL_SAMPLE_RATE) for c in clips})
+
+
+def full_band_surrogate(x16: np.ndarray, rate: int, cutoff: float = CONTENT_HZ, seed: int = 0) -> np.ndarray:
+    """A 16 kHz clip at ``rate`` with a synthetic band from 8 kHz to ``cutoff`` and nothing above.
+
+    The band is white noise shaped, frame by frame (32 ms, 75% overlap), to the clip's own mean power
+    density in 5-7.5 kHz, falling 6 dB per octave above 7.5 kHz with raised-cosine edges (7.5-8.5 kHz and
+    the last kHz below ``cutoff``): fricatives and breathy frames get a strong high band, vowels a weak one,
+    as in real full-band speech. It owes nothing to WORLD. Everything above ``cutoff`` is zeroed, so any
+    energy there in a conversion is the converter's (images, noise floor).
+    """
+    from scipy.signal import istft, stft
+
+    x = resample(x16, MODEL_SAMPLE_RATE, rate).astype(np.float64)
+    nper = int(round(0.032 * rate))
+    nov = nper * 3 // 4
+    freqs, _, spec = stft(x, rate, nperseg=nper, noverlap=nov)
+    _, _, noise = stft(np.random.default_rng(seed).standard_normal(len(x)), rate, nperseg=nper, noverlap=nov)
+    ref = (freqs >= 5000) & (freqs < 7500)
+    density = np.mean(np.abs(spec[ref]) ** 2, axis=0) / np.mean(np.abs(noise[ref]) ** 2)
+    rise = np.sin(0.5 * np.pi * np.clip((freqs - 7500) / 1000, 0, 1)) ** 2
+    fall = np.sin(0.5 * np.pi * np.clip((cutoff - freqs) / 1000, 0, 1)) ** 2
+    shape = rise * fall * 7500 / np.maximum(freqs, 1.0)
+    _, high = istft(noise * shape[:, None] * np.sqrt(density)[None], rate, nperseg=nper, noverlap=nov)
+    y = np.fft.rfft(x + high[: len(x)])
+    y[np.fft.rfftfreq(len(x), 1.0 / rate) > cutoff] = 0
+    return np.fft.irfft(y, len(x)).astype(np.float32)
+
+
+def full_band_measures(source: np.ndarray, output: np.ndarray, rate: int, cutoff: float = CONTENT_HZ) -> dict[str, float]:
+    """High band (> 8 kHz) out/in in dB, raw and minus the change below 8 kHz; the loudest 1 kHz band above
+    ``cutoff`` + 1 kHz in dB re the output's content below ``cutoff``; and the image band (15-17 kHz) in dB
+    over the median 1 kHz band above the content."""
+
+    def ratio(a: float, b: float) -> float:
+        return float(10 * np.log10(max(a, 1e-30) / max(b, 1e-30)))
+
+    high = ratio(band_energy(output, rate, 8000, rate / 2), band_energy(source, rate, 8000, rate / 2))
+    low = ratio(band_energy(output, rate, 0, 8000), band_energy(source, rate, 0, 8000))
+    content = band_energy(output, rate, 0, cutoff)
+    above = [band_energy(output, rate, lo, lo + 1000) for lo in np.arange(cutoff + 1000, rate / 2 - 999, 1000)]
+    image = band_energy(output, rate, 15000, 17000) / 2
+    return {"high": high, "high_vs_low": high - low, "above": ratio(max(above), content), "image": ratio(image, float(np.median(above)))}
 
 
 def main() -> None:
@@ -110,6 +165,10 @@ def main() -> None:
     fid: dict[str, list] = {k: [] for k in ("model", "rule", "source")}
     probs: dict[float, list[float]] = {a: [] for a in INTENSITIES}
     model_seconds = audio_seconds = 0.0
+    # full band: (path, rate) -> measures per conversion; judge hits and MCD of the 16 kHz reading
+    paths = ("16 kHz path", "full band")
+    wide: dict[tuple[str, int], list[dict[str, float]]] = {(p, r): [] for p in paths for r in FULL_BAND_RATES}
+    wide_seconds = {p: [0.0, 0.0] for p in paths}
     for source in sources:
         x = read16(source.path)
         for n, emotion in enumerate(emotions):
@@ -132,6 +191,26 @@ def main() -> None:
                 rows[name].append(pred == emotion)
                 fid[name].append(fidelity_audio(signal, y, MODEL_SAMPLE_RATE))
             rows["real"].append(judge.predict(feats[target.path.stem][None], [target.actor])[0] == emotion)
+            for rate in FULL_BAND_RATES:
+                wide_in = full_band_surrogate(x, rate)
+                for path in paths:
+                    gen = torch.Generator().manual_seed(args.seed + n)
+                    t0 = time.perf_counter()
+                    if path == "full band":
+                        out = pipe(wide_in, rate, emotion=f"{emotion}:1", generator=gen, **call_kwargs).audios[0]
+                    else:  # what the pipeline did before: convert at 16 kHz, resample up
+                        x_16 = resample(wide_in, rate, MODEL_SAMPLE_RATE)
+                        out = pipe(x_16, MODEL_SAMPLE_RATE, emotion=f"{emotion}:1", generator=gen, output_sample_rate=rate, **call_kwargs).audios[0]
+                    if rate == 48000:
+                        wide_seconds[path][0] += time.perf_counter() - t0
+                        wide_seconds[path][1] += len(wide_in) / rate
+                    m = full_band_measures(wide_in, out, rate)
+                    out16 = resample(out, rate, MODEL_SAMPLE_RATE)
+                    p = judge.predict_proba(egemaps(out16, MODEL_SAMPLE_RATE)[None], [source.actor])[0]
+                    m["p"] = float(p[judge.classes.index(emotion)])
+                    m["hit"] = float(judge.classes[int(np.argmax(p))] == emotion)
+                    m["mcd"] = fidelity_audio(out16, y, MODEL_SAMPLE_RATE)[0]
+                    wide[(path, rate)].append(m)
 
     n = len(rows["model"])
     acc = {k: float(np.mean(v)) for k, v in rows.items()}
@@ -155,6 +234,28 @@ def main() -> None:
           f"MCD below source and rule: {mcd['model'] < min(mcd['source'], mcd['rule'])}; "
           f"logF0 RMSE below source and rule: {rmse['model'] < min(rmse['source'], rmse['rule'])}; "
           f"intensity monotone: {all(mean_p[a] < mean_p[b] for a, b in zip(INTENSITIES, INTENSITIES[1:]))}; RTF <= 0.3: {rtf <= 0.3}")
+    print(f"\nfull band: the {len(sources)} neutral clips with a synthetic band 8-12 kHz (nothing above), "
+          f"x {len(emotions)} emotions at a=1.0, per rate; high band: energy above 8 kHz out/in, mean [min, max]")
+    print(f"| {'system':<12} | {'rate':>5} | {'high band dB':>20} | {'re below 8k dB':>20} | {'above 13k dB':>12} | {'image dB':>8} | {'judge acc':>9} | {'p target':>8} | {'MCD dB':>6} |")
+    print(f"|{'-' * 14}|{'-' * 7}|{'-' * 22}|{'-' * 22}|{'-' * 14}|{'-' * 10}|{'-' * 11}|{'-' * 10}|{'-' * 8}|")
+
+    def spread(values: list[float]) -> str:
+        return f"{np.mean(values):5.1f} [{np.min(values):5.1f}, {np.max(values):5.1f}]"
+
+    for (path, rate), ms in wide.items():
+        col = {k: [m[k] for m in ms] for k in ms[0]}
+        print(f"| {path:<12} | {rate:>5} | {spread(col['high']):>20} | {spread(col['high_vs_low']):>20} | {np.max(col['above']):12.1f} | "
+              f"{np.max(col['image']):8.1f} | {np.mean(col['hit']):9.3f} | {np.mean(col['p']):8.3f} | {np.mean(col['mcd']):6.2f} |")
+    wide_rtf = {p: s / a for p, (s, a) in wide_seconds.items()}
+    full = [m for r in FULL_BAND_RATES for m in wide[("full band", r)]]
+    banded = [m for r in FULL_BAND_RATES for m in wide[("16 kHz path", r)]]
+    p_change = float(np.mean([a["p"] - b["p"] for a, b in zip(full, banded)]))
+    print("above 13k: loudest 1 kHz band above the content re the content (max over clips); image: 15-17 kHz over the median band above the content (max);")
+    print(f"p target: the judge's mean target probability, read at 16 kHz; full band - 16 kHz path on the same inputs: {p_change:+.3f}")
+    print(f"speed at 48 kHz: real-time factor {wide_rtf['16 kHz path']:.3f} (16 kHz path), {wide_rtf['full band']:.3f} (full band)")
+    print(f"full-band checks: high band within 6 dB of the change below 8 kHz: {all(abs(m['high_vs_low']) <= 6 for m in full)}; "
+          f"no image (image <= 3 dB): {all(m['image'] <= 3 for m in full)}; "
+          f"p target within 0.05 of the 16 kHz path: {abs(p_change) <= 0.05}; RTF <= 0.3: {wide_rtf['full band'] <= 0.3}")
     print("\nfigure: judge's target probability vs requested intensity")
     for a, p in mean_p.items():
         print(f"  a={a:<4g} {'#' * int(round(p * 50)):<50} {p:.3f}")

@@ -4,7 +4,9 @@ WORLD analysis of the source (log-F0, energy, mel-cepstrum, aperiodicity) -> a c
 denoiser predicts the change of log-F0, energy and low-order mel-cepstrum toward the target emotion,
 conditioned on the target's point in the shared emotion space (intensity is the bank's directional
 vector) -> speaking-rate change by time-scaling the WORLD frames -> WORLD resynthesis, which keeps the
-speaker's own spectral identity. Long recordings are processed in chunks cut at pauses. The speech
+speaker's own spectral identity. Above 16 kHz the envelope and aperiodicity are analysed again at the
+input's rate and the model's change is carried over to them (:mod:`emogen.voice.fullband`), so a 44.1 or
+48 kHz recording keeps its band above 8 kHz. Long recordings are processed in chunks cut at pauses. The speech
 emotion encoder (``speech_critic``) scores what was generated.
 """
 
@@ -27,8 +29,9 @@ from emogen.utils import atomic_output, make_generators, randn_tensor
 from emogen.voice.audio import MODEL_SAMPLE_RATE, check_audio, resample, save_audio, split_at_pauses, to_mono, trim_silence
 from emogen.voice.denoiser import POOL, VoiceConversionDenoiser, condition_features
 from emogen.voice.encoder import SpeechEmotionEncoder
+from emogen.voice.fullband import analyze_full_band, envelope_log_gain, extend_log_gain, synthesize_full_band
 from emogen.voice.recognize import embed_audio
-from emogen.voice.world import analyze, continuous_log_f0, synthesize
+from emogen.voice.world import analyze, continuous_log_f0, decode_envelope, synthesize
 
 __all__ = ["EmoVoicePipeline", "VoicePipelineOutput"]
 
@@ -42,7 +45,7 @@ class VoicePipelineOutput(EmogenPipelineOutput):
 
     Args:
         audios (`list[np.ndarray]`): converted mono float32 signals, one per input, at ``sample_rate``.
-        sample_rate (`int`): sample rate of the outputs (the input's rate).
+        sample_rate (`int`): sample rate of the outputs (the input's rate unless another was asked for).
         critic_scores (`list[dict[str, float]]`): per output, the speech critic's probability of the
             target's dominant category (over the critic's own categories, when it is one of them) and the
             intensity it projects along the target direction.
@@ -126,21 +129,26 @@ class EmoVoicePipeline(EmogenPipeline):
             progress.update()
         return latents * denoiser.delta_std[None, :, None]
 
-    def _convert_chunk(self, audio: np.ndarray, emotion, log_rate: float, num_inference_steps: int, guidance_scale: float, temperature: float, generator, progress) -> np.ndarray:
-        """Convert one mono 16 kHz chunk; returns the converted 16 kHz signal.
+    def _convert_chunk(self, audio: np.ndarray, sample_rate: int, emotion, log_rate: float, num_inference_steps: int, guidance_scale: float, temperature: float, generator, progress) -> np.ndarray:
+        """Convert one mono chunk at ``sample_rate`` (16 kHz or more); returns the converted signal at that rate.
 
         Leading and trailing silence is kept as it is (the models saw speech with 0.2 s of context).
         """
-        start, end = trim_silence(audio, MODEL_SAMPLE_RATE, pad_seconds=0.2)
-        if end - start < int(0.1 * MODEL_SAMPLE_RATE):
+        start, end = trim_silence(audio, sample_rate, pad_seconds=0.2)
+        if end - start < int(0.1 * sample_rate):
             progress.update(num_inference_steps)
             return audio
-        speech = self._convert_speech(audio[start:end], emotion, log_rate, num_inference_steps, guidance_scale, temperature, generator, progress)
+        speech = self._convert_speech(audio[start:end], sample_rate, emotion, log_rate, num_inference_steps, guidance_scale, temperature, generator, progress)
         return np.concatenate([audio[:start], speech, audio[end:]]).astype(np.float32)
 
-    def _convert_speech(self, audio: np.ndarray, emotion, log_rate: float, num_inference_steps: int, guidance_scale: float, temperature: float, generator, progress) -> np.ndarray:
-        """WORLD analysis, denoising, feature edit, rate change and resynthesis of a stretch of speech."""
-        world = analyze(audio, MODEL_SAMPLE_RATE)
+    def _convert_speech(self, audio: np.ndarray, sample_rate: int, emotion, log_rate: float, num_inference_steps: int, guidance_scale: float, temperature: float, generator, progress) -> np.ndarray:
+        """WORLD analysis, denoising, feature edit, rate change and resynthesis of a stretch of speech.
+
+        The model works on the 16 kHz analysis; above 16 kHz its change is carried over to a full-band
+        analysis at ``sample_rate`` (same F0 and frames), which is what gets resynthesised.
+        """
+        audio16 = resample(audio, sample_rate, MODEL_SAMPLE_RATE)
+        world = analyze(audio16, MODEL_SAMPLE_RATE)
         device = self._execution_device
         cond = torch.from_numpy(condition_features(world, self.denoiser.config.utterance_norm).T[None]).to(device)
         cond = self.denoiser.normalize_condition(cond)
@@ -150,14 +158,22 @@ class EmoVoicePipeline(EmogenPipeline):
         pos = (np.arange(world.num_frames) + 0.5) / POOL - 0.5
         grid = np.arange(deltas.shape[0])
         up = np.stack([np.interp(pos, grid, deltas[:, c]) for c in range(deltas.shape[1])], axis=1)
-        voiced = world.voiced
-        lf0 = continuous_log_f0(world.f0) + up[:, 0]
-        world.f0 = np.where(voiced, np.exp(lf0), 0.0)
-        k = self.denoiser.config.num_modified_mcep
-        world.mcep = world.mcep.copy()
-        world.mcep[:, :k] += up[:, 1:]
-        world = world.time_scale(float(np.exp(log_rate)))
-        return synthesize(world)
+        source_f0 = world.f0
+        lf0 = continuous_log_f0(source_f0) + up[:, 0]
+        f0 = np.where(world.voiced, np.exp(lf0), 0.0)
+        factor = float(np.exp(log_rate))
+        if sample_rate == MODEL_SAMPLE_RATE:
+            k = self.denoiser.config.num_modified_mcep
+            world.f0 = f0
+            world.mcep = world.mcep.copy()
+            world.mcep[:, :k] += up[:, 1:]
+            return _fit_length(synthesize(world.time_scale(factor)), round(len(audio) * factor))
+        full = analyze_full_band(audio, sample_rate, source_f0, world.frame_period)
+        gain16 = envelope_log_gain(up[:, 1:], MODEL_SAMPLE_RATE)
+        gain = extend_log_gain(gain16, decode_envelope(world), MODEL_SAMPLE_RATE, sample_rate, full.sp.shape[1])
+        full.sp = full.sp * np.exp(gain)
+        full.f0 = f0
+        return _fit_length(synthesize_full_band(full.time_scale(factor)), round(len(audio) * factor))
 
     # -------------------------------------------------------------------- call
     @torch.no_grad()
@@ -171,6 +187,7 @@ class EmoVoicePipeline(EmogenPipeline):
         rate: float | None = None,
         temperature: float = 0.5,
         generator: torch.Generator | list[torch.Generator] | None = None,
+        output_sample_rate: int | None = None,
         return_dict: bool = True,
     ) -> VoicePipelineOutput | tuple:
         """Convert speech to ``emotion``.
@@ -178,7 +195,8 @@ class EmoVoicePipeline(EmogenPipeline):
         Args:
             audio (`np.ndarray` or `list[np.ndarray]`): mono `(samples,)` or multichannel `(samples, channels)`
                 float audio, or a list of such (one output each).
-            sample_rate (`int`): sample rate of ``audio``; outputs keep it.
+            sample_rate (`int`): sample rate of ``audio``. Up to 16 kHz the conversion runs at 16 kHz; above, it
+                analyses and resynthesises at the input's rate, so the band above 8 kHz is kept.
             emotion (`str` or `EmotionSpec`, *optional*, defaults to ``"angry:0.8"``): target emotion and
                 intensity, e.g. ``"sad:0.5"`` or ``"happy:0.6+surprised:0.3"``.
             num_inference_steps (`int`, *optional*, defaults to 10): denoising steps.
@@ -188,6 +206,8 @@ class EmoVoicePipeline(EmogenPipeline):
             temperature (`float`, *optional*, defaults to 0.5): scale of the initial noise; below 1 gives
                 more typical, less varied prosody (0 is the deterministic DDIM path from the mean).
             generator (`torch.Generator` or `list[torch.Generator]`, *optional*): randomness, one per input.
+            output_sample_rate (`int`, *optional*): sample rate of the outputs; defaults to ``sample_rate``. The
+                conversion runs at the lower of the two (16 kHz at least), then resamples.
             return_dict (`bool`, *optional*, defaults to `True`): return a :class:`VoicePipelineOutput`.
         """
         # 1. resolve emotion and check inputs
@@ -197,37 +217,42 @@ class EmoVoicePipeline(EmogenPipeline):
         if not 0.0 <= temperature <= 2.0:
             msg = f"temperature must be in [0, 2], got {temperature!r}"
             raise InputError(msg)
+        if output_sample_rate is not None and (not isinstance(output_sample_rate, int) or not 8000 <= output_sample_rate <= 192000):
+            msg = f"output_sample_rate must be an integer number of Hz in [8000, 192000], got {output_sample_rate!r}; omit it to keep the input's rate"
+            raise InputError(msg)
         # 2. call parameters
         batch_size = len(audios)
+        out_rate = output_sample_rate or sample_rate
+        work_rate = max(MODEL_SAMPLE_RATE, min(sample_rate, out_rate))  # full band where both sides have it
         generator = make_generators(generator, batch_size)
         # 3. encode the emotion and the speaking rate
         condition = self.encode_emotion(spec, batch_size=1)
         log_rate = math.log(rate) if rate is not None else float(self.denoiser.log_rate(condition.weights)[0])
         # 4-6. per input and chunk: WORLD analysis, timesteps, latents, denoising loop, resynthesis
-        mono16 = [resample(to_mono(a), sample_rate, MODEL_SAMPLE_RATE) for a in audios]
-        spans = [split_at_pauses(a, MODEL_SAMPLE_RATE, CHUNK_SECONDS) for a in mono16]
+        monos = [resample(to_mono(a), sample_rate, work_rate) for a in audios]
+        spans = [split_at_pauses(a, work_rate, CHUNK_SECONDS) for a in monos]
         outputs = []
         with self.progress_bar(total=num_inference_steps * sum(len(s) for s in spans)) as progress:
-            for n, (signal, chunks) in enumerate(zip(mono16, spans)):
+            for n, (signal, chunks) in enumerate(zip(monos, spans)):
                 gen = generator[n] if isinstance(generator, list) else generator
                 pieces = [
-                    self._convert_chunk(signal[a:b], condition, log_rate, num_inference_steps, guidance_scale, temperature, gen, progress)
+                    self._convert_chunk(signal[a:b], work_rate, condition, log_rate, num_inference_steps, guidance_scale, temperature, gen, progress)
                     for a, b in chunks
                 ]
                 outputs.append(np.concatenate(pieces))
-        # 7. post-process: back to the input rate, no clipping
+        # 7. post-process: to the output rate, no clipping
         results, scores = [], []
         for converted in outputs:
             peak = float(np.max(np.abs(converted))) if converted.size else 0.0
             if peak > 0.99:
                 converted = converted * (0.99 / peak)
-            scores.append(self._critic_scores(converted, spec))
-            results.append(resample(converted, MODEL_SAMPLE_RATE, sample_rate).astype(np.float32))
+            scores.append(self._critic_scores(resample(converted, work_rate, MODEL_SAMPLE_RATE), spec))
+            results.append(resample(converted, work_rate, out_rate).astype(np.float32))
         # 8. offload and return
         self.maybe_free_model_hooks()
         if not return_dict:
-            return (results, sample_rate, scores)
-        return VoicePipelineOutput(audios=results, sample_rate=sample_rate, critic_scores=scores)
+            return (results, out_rate, scores)
+        return VoicePipelineOutput(audios=results, sample_rate=out_rate, critic_scores=scores)
 
     def _critic_scores(self, audio16: np.ndarray, spec: EmotionSpec) -> dict[str, float]:
         """The speech critic's view of a converted 16 kHz signal (empty without a critic)."""
@@ -243,3 +268,11 @@ class EmoVoicePipeline(EmogenPipeline):
         if spec.total_intensity > 0 and target != "neutral":
             scores["intensity"] = float(self.emotion_bank.project_intensity(embedding, spec)[0])
         return scores
+
+
+def _fit_length(signal: np.ndarray, length: int) -> np.ndarray:
+    """``signal`` cut or zero-padded to ``length`` samples (WORLD resynthesises whole 5 ms frames; the duration
+    must be exactly the input's times the rate, so that ``rate=1`` keeps the timing sample for sample)."""
+    if len(signal) >= length:
+        return signal[:length]
+    return np.concatenate([signal, np.zeros(length - len(signal), dtype=signal.dtype)])

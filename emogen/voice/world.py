@@ -17,7 +17,7 @@ with warnings.catch_warnings():  # pyworld imports pkg_resources, which warns on
     warnings.simplefilter("ignore")
     import pyworld
 
-__all__ = ["FRAME_PERIOD_MS", "NUM_MCEP", "WorldFeatures", "analyze", "continuous_log_f0", "synthesize"]
+__all__ = ["FRAME_PERIOD_MS", "NUM_MCEP", "WorldFeatures", "analyze", "continuous_log_f0", "decode_envelope", "synthesize"]
 
 #: Analysis frame period in milliseconds.
 FRAME_PERIOD_MS = 5.0
@@ -105,11 +105,18 @@ def analyze(audio: np.ndarray, sample_rate: int, f0_floor: float = 60.0, f0_ceil
     return WorldFeatures(f0=f0, mcep=mcep, coded_ap=coded_ap, sample_rate=sample_rate)
 
 
+def decode_envelope(features: WorldFeatures) -> np.ndarray:
+    """The spectral envelope (power) coded in ``features.mcep``, `(frames, fft_size // 2 + 1)` on CheapTrick's grid."""
+    fs = features.sample_rate
+    fft_size = pyworld.get_cheaptrick_fft_size(fs)
+    return pyworld.decode_spectral_envelope(np.ascontiguousarray(features.mcep, dtype=np.float64), fs, fft_size)
+
+
 def synthesize(features: WorldFeatures) -> np.ndarray:
     """WORLD resynthesis of (possibly modified) features to a float32 mono signal."""
     fs = features.sample_rate
     fft_size = pyworld.get_cheaptrick_fft_size(fs)
-    sp = pyworld.decode_spectral_envelope(np.ascontiguousarray(features.mcep, dtype=np.float64), fs, fft_size)
+    sp = decode_envelope(features)
     ap = pyworld.decode_aperiodicity(np.ascontiguousarray(features.coded_ap, dtype=np.float64), fs, fft_size)
     f0 = np.ascontiguousarray(features.f0, dtype=np.float64)
     y = pyworld.synthesize(f0, sp, ap, fs, features.frame_period)
