@@ -46,7 +46,9 @@ from emogen.utils.cache import cache_key, load_or_build
 from emogen.voice.metrics import fidelity_audio
 
 TRAIN_ACTORS = set(range(1, 17))
-INTENSITIES = (0.25, 0.5, 1.0)
+INTENSITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: Prosodic measures of the intensity sweep: eGeMAPS v02 functional index and label.
+PROSODY = {"F0 mean st": 0, "F0 range st": 5, "loudness": 10, "alpha ratio dB": 58}
 #: Version of the eGeMAPS cache's code (read16 + egemaps): bump it when they change.
 EGEMAPS_VERSION = "1"
 #: Rates of the full-band check, and the upper edge of the content of its inputs (Hz).
@@ -121,6 +123,36 @@ def full_band_measures(source: np.ndarray, output: np.ndarray, rate: int, cutoff
     return {"high": high, "high_vs_low": high - low, "above": ratio(max(above), content), "image": ratio(image, float(np.median(above)))}
 
 
+def step_profile(values: list[float]) -> tuple[float, float]:
+    """Spearman correlation of ``values`` with their intensities and the largest single step's share of the
+    summed step sizes (0.25 = perfectly even over four steps, 1 = a switch)."""
+    from scipy.stats import spearmanr
+
+    steps = np.abs(np.diff(values))
+    rho = float(spearmanr(INTENSITIES, values).statistic) if np.ptp(values) > 0 else 0.0
+    return rho, float(steps.max() / steps.sum()) if steps.sum() > 0 else 1.0
+
+
+def print_sweep(sweep: dict[str, dict[str, dict[float, list[float]]]]) -> None:
+    """The intensity sweep table: per emotion and measure, the means at each intensity, Spearman, largest step share."""
+    print(f"\nintensity sweep (mean over the conversions; rho: Spearman with intensity, sign = direction; step: the largest "
+          f"single step's share of the total change, 0.25 = even, 1 = a switch)")
+    head = " | ".join(f"a={a:<4g}" for a in INTENSITIES)
+    print(f"| {'emotion':<9} | {'measure':<14} | {head} | {'rho':>5} | {'step':>4} |")
+    print(f"|{'-' * 11}|{'-' * 16}|" + "|".join("-" * 8 for _ in INTENSITIES) + f"|{'-' * 7}|{'-' * 6}|")
+    even = total = 0
+    for emotion, measures in sweep.items():
+        for name, by_a in measures.items():
+            means = [float(np.nanmean(by_a[a])) for a in INTENSITIES]
+            rho, step = step_profile(means)
+            if name in ("judge p", "critic p"):
+                total += 1
+                even += abs(rho) >= 0.9 and step <= 0.5
+            cells = " | ".join(f"{m:6.3f}" if abs(m) < 10 else f"{m:6.2f}" for m in means)
+            print(f"| {emotion:<9} | {name:<14} | {cells} | {rho:5.2f} | {step:4.2f} |")
+    print(f"judge and critic target probability with Spearman >= 0.9 and no step above half the change: {even} of {total}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=None, help="voice pipeline folder (default: the shipped one)")
@@ -164,6 +196,8 @@ def main() -> None:
     rows: dict[str, list] = {k: [] for k in ("model", "rule", "source", "real")}
     fid: dict[str, list] = {k: [] for k in ("model", "rule", "source")}
     probs: dict[float, list[float]] = {a: [] for a in INTENSITIES}
+    # intensity sweep: emotion -> measure -> intensity -> values (judge and critic target probability, prosody)
+    sweep: dict[str, dict[str, dict[float, list[float]]]] = {}
     model_seconds = audio_seconds = 0.0
     # full band: (path, rate) -> measures per conversion; judge hits and MCD of the 16 kHz reading
     paths = ("16 kHz path", "full band")
@@ -178,13 +212,19 @@ def main() -> None:
             for a in INTENSITIES:
                 gen = torch.Generator().manual_seed(args.seed + n)
                 t0 = time.perf_counter()
-                out = pipe(x, MODEL_SAMPLE_RATE, emotion=f"{emotion}:{a:g}", generator=gen, **call_kwargs).audios[0]
+                result = pipe(x, MODEL_SAMPLE_RATE, emotion=f"{emotion}:{a:g}", generator=gen, **call_kwargs)
+                out = result.audios[0]
                 if a == 1.0:
                     model_seconds += time.perf_counter() - t0
                     audio_seconds += len(x) / MODEL_SAMPLE_RATE
                 outputs[a] = out
-                p = judge.predict_proba(egemaps(out, MODEL_SAMPLE_RATE)[None], [source.actor])[0]
+                features = egemaps(out, MODEL_SAMPLE_RATE)
+                p = judge.predict_proba(features[None], [source.actor])[0]
                 probs[a].append(float(p[judge.classes.index(emotion)]))
+                measures = {"judge p": float(p[judge.classes.index(emotion)]), "critic p": float(result.critic_scores[0].get(f"p_{emotion}", np.nan)),
+                            "duration x": len(out) / len(x)} | {name: float(features[i]) for name, i in PROSODY.items()}
+                for name, value in measures.items():
+                    sweep.setdefault(emotion, {}).setdefault(name, {}).setdefault(a, []).append(value)
             candidates = {"model": outputs[1.0], "rule": rule.convert(x, MODEL_SAMPLE_RATE, f"{emotion}:1"), "source": x}
             for name, signal in candidates.items():
                 pred = judge.predict(egemaps(signal, MODEL_SAMPLE_RATE)[None], [source.actor])[0]
@@ -256,6 +296,7 @@ def main() -> None:
     print(f"full-band checks: high band within 6 dB of the change below 8 kHz: {all(abs(m['high_vs_low']) <= 6 for m in full)}; "
           f"no image (image <= 3 dB): {all(m['image'] <= 3 for m in full)}; "
           f"p target within 0.05 of the 16 kHz path: {abs(p_change) <= 0.05}; RTF <= 0.3: {wide_rtf['full band'] <= 0.3}")
+    print_sweep(sweep)
     print("\nfigure: judge's target probability vs requested intensity")
     for a, p in mean_p.items():
         print(f"  a={a:<4g} {'#' * int(round(p * 50)):<50} {p:.3f}")

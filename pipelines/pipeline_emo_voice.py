@@ -30,6 +30,7 @@ from emogen.voice.audio import MODEL_SAMPLE_RATE, check_audio, resample, save_au
 from emogen.voice.denoiser import POOL, VoiceConversionDenoiser, condition_features
 from emogen.voice.encoder import SpeechEmotionEncoder
 from emogen.voice.fullband import analyze_full_band, envelope_log_gain, extend_log_gain, synthesize_full_band
+from emogen.voice.intensity import calibrated_spec
 from emogen.voice.recognize import embed_audio
 from emogen.voice.world import analyze, continuous_log_f0, decode_envelope, synthesize
 
@@ -225,9 +226,11 @@ class EmoVoicePipeline(EmogenPipeline):
         out_rate = output_sample_rate or sample_rate
         work_rate = max(MODEL_SAMPLE_RATE, min(sample_rate, out_rate))  # full band where both sides have it
         generator = make_generators(generator, batch_size)
-        # 3. encode the emotion and the speaking rate
-        condition = self.encode_emotion(spec, batch_size=1)
-        log_rate = math.log(rate) if rate is not None else float(self.denoiser.log_rate(condition.weights)[0])
+        # 3. encode the emotion (through the measured intensity curves, so intensity steps are even) and the
+        # speaking rate (linear in the asked intensity)
+        condition = self.encode_emotion(calibrated_spec(spec, self.denoiser.config.intensity_curves), batch_size=1)
+        asked = self.encode_emotion(spec, batch_size=1)
+        log_rate = math.log(rate) if rate is not None else float(self.denoiser.log_rate(asked.weights)[0])
         # 4-6. per input and chunk: WORLD analysis, timesteps, latents, denoising loop, resynthesis
         monos = [resample(to_mono(a), sample_rate, work_rate) for a in audios]
         spans = [split_at_pauses(a, work_rate, CHUNK_SECONDS) for a in monos]
