@@ -17,7 +17,7 @@ from ._apps import app
 from ._common import DeviceOpt, examples_epilog, handle_errors
 
 EXAMPLES = ["emogen info", "emogen info --check-device", "emogen info --check-device --device cpu"]
-_LIBRARIES = ("torch", "accelerate", "numpy", "pyworld", "soundfile", "av", "opencv-python-headless", "dlib-bin", "typer")
+_LIBRARIES = ("torch", "accelerate", "numpy", "pyworld", "soundfile", "av", "midirenderer", "opencv-python-headless", "dlib-bin", "typer")
 
 
 def _library_versions() -> dict[str, str]:
