@@ -10,12 +10,22 @@ Reported (one table, then its figure):
   accuracy on the real test clips;
 - intensity: happy, sad, angry, calm at intensity 0.25 / 0.5 / 1.0: the judge's projected intensity,
   note density (notes/s) and mean velocity, and whether each moves monotonically;
+- realism statistics: per quadrant, the generated clips' (intensity 1) means of notes per second, silent
+  share of half-second windows, pitch range and mean, mean velocity, polyphony, key clarity
+  (Krumhansl-Schmuckler) and repetition across bars (``emogen/music/stats.py``), next to the real test clips
+  of that quadrant, with the ratio and whether it is within 25%. The real clips are read through the same
+  representation as the model's output (16th grid, duration and velocity classes, at most ``--bars`` bars);
+- realism classifier: cross-validated logistic regression on those statistics plus the judge's, telling
+  generated clips from real val+test clips, next to the same classifier on two random halves of the real clips;
+- intensity sweep: each quadrant at intensity 0 / 0.25 / 0.5 / 0.75 / 1: the critic's probability of the
+  requested quadrant and the realism statistics, with the Spearman correlation against intensity and the
+  share of the total change carried by the largest single step;
 - musicality: overlapping area (Yang & Lerch 2020) of generated vs real test distributions of pitch
   range, pitch-class entropy, polyphony, note density and inter-onset interval; and the longest run of
   notes copied from any training clip (next to the same number for the real test clips);
 - speed: median seconds to generate 16 bars, batch 1, one CPU thread.
 
-Run: ``python benchmarks/music_emotion.py [--checkpoint checkpoints/music] [--per-quadrant 50]``.
+Run: ``python benchmarks/music_emotion.py [--checkpoint checkpoints/music] [--per-quadrant 50] [--quick]``.
 """
 
 from __future__ import annotations
@@ -32,14 +42,29 @@ import torch
 from emogen.data.emopia import load_emopia
 from emogen.music.dataset import load_music_clips
 from emogen.music.judge import QUADRANTS, EmotionJudge
-from emogen.music.metrics import MUSICALITY_FEATURES, CopyIndex, note_tokens, overlapping_area
-from emogen.music.representation import events_from_grid
-from emogen.music.stats import note_array, piece_statistics
-from emogen.music.evaluation import critic_predict, quadrant_scores
+from emogen.music.metrics import MUSICALITY_FEATURES, CopyIndex, note_tokens, overlapping_area, realism_accuracy, sweep_shape
+from emogen.music.representation import events_from_grid, grid_from_events
+from emogen.music.stats import CLIP_STATISTIC_NAMES, STATISTIC_NAMES, clip_statistics, note_array, piece_statistics
+from emogen.music.evaluation import critic_predict, critic_probabilities, quadrant_scores
 from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline
 
 CATEGORIES = ("happy", "angry", "sad", "calm")  # Q1..Q4
-INTENSITIES = (0.25, 0.5, 1.0)
+INTENSITIES = (0.25, 0.5, 1.0)  # the judge-intensity rows and the figure
+SWEEP = (0.0, 0.25, 0.5, 0.75, 1.0)  # the intensity sweep
+WITHIN = 0.25  # a generated statistic counts as close when within 25% of the real one
+REALISM_FEATURES = CLIP_STATISTIC_NAMES + tuple(k for k in STATISTIC_NAMES if k not in ("note_density", "pitch_mean", "pitch_range",
+                                                                                      "velocity_mean", "polyphony"))
+
+
+def real_notes(grid, bars: int):
+    """A real clip read through the model's representation (its first ``bars`` bars) as notes at 120 bpm."""
+    crop = type(grid)(grid.onsets[:bars], grid.durations[:bars], grid.velocities[:bars], grid.tempo)
+    return note_array(events_from_grid(crop), tempo=120.0)
+
+
+def all_statistics(notes) -> dict[str, float]:
+    """The realism statistics and the judge's, one dict."""
+    return {**piece_statistics(notes), **clip_statistics(notes)}
 
 
 def generate(pipe: EmoMusicPipeline, emotion: str, count: int, bars: int, seed: int, batch: int, **kwargs):
@@ -67,7 +92,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--json", default="runs/music_bench/results.json", help="where to write the numbers")
+    parser.add_argument("--quick", action="store_true", help="12 clips per quadrant and level, 5 timing runs (about a quarter of the time)")
     args = parser.parse_args()
+    if args.quick:
+        args.per_quadrant = min(args.per_quadrant, 12)
     torch.set_num_threads(1)
     logging.getLogger("diffusers").setLevel(logging.ERROR)
 
@@ -92,7 +120,7 @@ def main() -> None:
     # 2. controllability (intensity 1) and 3. intensity levels
     generated: dict[tuple[str, float], list] = {}
     for k, cat in enumerate(CATEGORIES):
-        for a in INTENSITIES:
+        for a in SWEEP:
             generated[(cat, a)] = generate(pipe, f"{cat}:{a:g}", args.per_quadrant, args.bars, args.seed + 100000 * k + int(a * 1000), args.batch, **kwargs)
     control = {}
     gen_notes = {key: [note_array(s, tempo=120.0) for s in seqs] for key, seqs in generated.items()}
@@ -124,16 +152,48 @@ def main() -> None:
     gen_runs = [index.longest_run(note_tokens(s)) for cat in CATEGORIES for s in generated[(cat, 1.0)]]
     real_runs = [index.longest_run(note_tokens(events_from_grid(c.grid))) for c in test_grids]
 
-    # 5. speed
+    # 5. realism: statistics per quadrant (generated at intensity 1 vs real test clips), classifier, sweep
+    val_grids = load_music_clips("val")
+    real_test = {q: [real_notes(c.grid, args.bars) for c in test_grids if c.quadrant == q] for q in QUADRANTS}
+    stats_table = {}
+    for q, cat in zip(QUADRANTS, CATEGORIES):
+        gen_s = [clip_statistics(n) for n in gen_notes[(cat, 1.0)]]
+        real_s = [clip_statistics(n) for n in real_test[q]]
+        stats_table[q] = {}
+        for f in CLIP_STATISTIC_NAMES:
+            g, r = float(np.mean([x[f] for x in gen_s])), float(np.mean([x[f] for x in real_s]))
+            ratio = g / r if r != 0 else float("inf") if g != 0 else 1.0
+            stats_table[q][f] = {"generated": g, "real": r, "ratio": ratio, "within": bool(abs(ratio - 1) <= WITHIN)}
+    within_count = sum(v["within"] for q in QUADRANTS for v in stats_table[q].values())
+    within_total = len(QUADRANTS) * len(CLIP_STATISTIC_NAMES)
+    pool = [c for c in val_grids + test_grids]
+    pool_stats = np.array([[all_statistics(real_notes(c.grid, args.bars))[f] for f in REALISM_FEATURES] for c in pool])
+    gen_stats_x = np.array([[all_statistics(n)[f] for f in REALISM_FEATURES] for cat in CATEGORIES for n in gen_notes[(cat, 1.0)]])
+    realism_gen = realism_accuracy(gen_stats_x, pool_stats, seed=args.seed)
+    halves = np.random.default_rng(args.seed).permutation(len(pool))
+    realism_real = realism_accuracy(pool_stats[halves[: len(pool) // 2]], pool_stats[halves[len(pool) // 2 :]], seed=args.seed)
+    sweep = {}
+    for k, cat in enumerate(CATEGORIES):
+        rows = []
+        for a in SWEEP:
+            grids = [grid_from_events(seq) for seq in generated[(cat, a)]]
+            probs = critic_probabilities(pipe.music_critic, pipe.emotion_bank, grids) if pipe.music_critic is not None else np.full((len(grids), 4), np.nan)
+            st = [clip_statistics(n) for n in gen_notes[(cat, a)]]
+            rows.append({"intensity": a, "critic_target": float(np.mean(probs[:, k])),
+                         **{f: float(np.mean([x[f] for x in st])) for f in CLIP_STATISTIC_NAMES}})
+        shape = {m: sweep_shape(np.array(SWEEP), np.array([r[m] for r in rows])) for m in ("critic_target", *CLIP_STATISTIC_NAMES)}
+        sweep[cat] = {"levels": rows, "shape": shape}
+
+    # 6. speed
     times = []
-    for i in range(11):
+    for i in range(6 if args.quick else 11):
         start = time.perf_counter()
         pipe("happy:0.7", num_bars=16, generator=torch.Generator().manual_seed(i), **kwargs)
         times.append(time.perf_counter() - start)
     speed = float(np.median(times[1:]))
 
     # table
-    n_gen = args.per_quadrant * len(CATEGORIES) * len(INTENSITIES)
+    n_gen = args.per_quadrant * len(CATEGORIES) * len(SWEEP)
     print(f"Music emotion benchmark: EMOPIA test split ({len(test_clips)} clips), {n_gen} generated clips of {args.bars} bars, "
           f"guidance {kwargs.get('guidance_scale', 'default')}, candidates {args.candidates}\n")
     print(f"| {'measure':<52} | {'value':>28} |")
@@ -159,8 +219,21 @@ def main() -> None:
     row("overlapping area: mean", f"{oa_mean:.3f}")
     row("longest copied run (notes): generated max / median", f"{max(gen_runs)} / {np.median(gen_runs):g}")
     row("longest copied run (notes): real test max / median", f"{max(real_runs)} / {np.median(real_runs):g}")
+    row("stats within 25% of real (quadrant x statistic, below)", f"{within_count} / {within_total}")
+    row("realism classifier accuracy: generated vs real", f"{realism_gen:.3f}")
+    row("realism classifier accuracy: real vs real (halves)", f"{realism_real:.3f}")
+    sweep_ok = {cat: sweep[cat]["shape"]["critic_target"]["rho"] >= 0.9 - 1e-9 and sweep[cat]["shape"]["critic_target"]["largest_step"] <= 0.5
+                for cat in CATEGORIES}
+    stat_sweeps = [sweep[cat]["shape"][f] for cat in CATEGORIES for f in CLIP_STATISTIC_NAMES]
+    stats_sweep_ok = sum(abs(s["rho"]) >= 0.9 - 1e-9 and s["largest_step"] <= 0.5 for s in stat_sweeps)
+    row("sweep: critic p(target) rho >= 0.9, step <= 1/2", f"{sum(sweep_ok.values())} / {len(CATEGORIES)}")
+    row("sweep: statistics |rho| >= 0.9, step <= 1/2", f"{stats_sweep_ok} / {len(stat_sweeps)}")
     row("seconds for 16 bars, batch 1, 1 thread (median)", f"{speed:.3f}")
     checks = {
+        "critic test accuracy >= 0.65": critic_real["quadrant"] >= 0.65,
+        "stats within 25% of real (all)": within_count == within_total,
+        "realism acc <= real-vs-real + 0.05": realism_gen <= realism_real + 0.05,
+        "sweep critic p(target) (all)": all(sweep_ok.values()),
         "judge acc on generated >= 0.75": control_mean >= 0.75,
         "judge acc on generated >= on real": control_mean >= judge_real["quadrant"],
         "monotone intensity (all)": all(all(v.values()) for v in mono.values()),
@@ -170,13 +243,35 @@ def main() -> None:
     print("\nchecks: " + "; ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in checks.items()))
     print("monotone per emotion (judge intensity, density, velocity): " + ", ".join(
         f"{c}: {''.join('y' if mono[c][k] else 'n' for k in ('judge_intensity', 'note_density', 'velocity'))}" for c in CATEGORIES))
+
+    print(f"\nrealism statistics, generated (intensity 1, {args.per_quadrant} per quadrant) vs real test clips (<= {args.bars} bars): "
+          "generated / real = ratio (* within 25%)")
+    print("| statistic | " + " | ".join(f"{q} {c}" for q, c in zip(QUADRANTS, CATEGORIES)) + " |")
+    print("|---|" + "---|" * len(QUADRANTS))
+    for f in CLIP_STATISTIC_NAMES:
+        cells = [stats_table[q][f] for q in QUADRANTS]
+        print(f"| {f} | " + " | ".join(f"{c['generated']:.2f} / {c['real']:.2f} = {c['ratio']:.2f}{'*' if c['within'] else ''}" for c in cells) + " |")
+
+    print(f"\nintensity sweep ({args.per_quadrant} clips per level): mean at a = {' / '.join(f'{a:g}' for a in SWEEP)}; "
+          "Spearman rho; largest step's share of the total change")
+    print("| emotion | measure | values | rho | largest step |")
+    print("|---|---|---|---|---|")
+    for cat in CATEGORIES:
+        for m in ("critic_target", *CLIP_STATISTIC_NAMES):
+            vals = " / ".join(f"{r[m]:.2f}" for r in sweep[cat]["levels"])
+            sh = sweep[cat]["shape"][m]
+            print(f"| {cat} | {m} | {vals} | {sh['rho']:+.2f} | {sh['largest_step']:.2f} |")
     print(f"(benchmark took {(time.time() - t0) / 60:.1f} min)")
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"critic_real": critic_real, "judge_real": judge_real, "control": control, "control_mean": control_mean,
                                "judge_real_per_quadrant": real_per_quadrant, "intensity": intensity, "monotone": mono,
                                "overlapping_area": oa, "copied_run_generated": gen_runs, "copied_run_real": real_runs,
-                               "seconds_16_bars": speed, "checks": checks, "args": vars(args)}, indent=2))
+                               "seconds_16_bars": speed, "checks": checks, "args": vars(args),
+                               "realism_statistics": stats_table, "realism_within": [within_count, within_total],
+                               "realism_accuracy": {"generated_vs_real": realism_gen, "real_vs_real": realism_real,
+                                                    "features": list(REALISM_FEATURES), "real_pool": len(pool)},
+                               "sweep": sweep}, indent=2))
 
     # figure
     print("\nfigure: judge's projected intensity vs requested intensity")

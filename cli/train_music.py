@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -13,8 +14,15 @@ EXAMPLES = [
     "emogen train music --output checkpoints/music",
     "emogen train music --output runs/music-small --small",
     "emogen train music --output checkpoints/music --resume",
+    "emogen train music --output checkpoints/music --only critic   # retrain the critic, keep VQ-VAE and prior",
     "accelerate launch -m emogen.cli.main train music --output runs/music-gpu",
 ]
+
+
+class Stage(str, Enum):
+    """A stage that ``--only`` retrains on its own."""
+
+    critic = "critic"
 
 
 @train_command("music", EXAMPLES)
@@ -22,8 +30,9 @@ def train_music_command(
     output: TrainOutputOpt = Path("checkpoints/music"),
     vq_steps: Annotated[int, typer.Option("--vq-steps", min=1, help="VQ-VAE optimisation steps.")] = 2500,
     prior_steps: Annotated[int, typer.Option("--prior-steps", min=1, help="Prior optimisation steps.")] = 3000,
-    critic_steps: Annotated[int, typer.Option("--critic-steps", min=1, help="Critic optimisation steps.")] = 1200,
+    critic_steps: Annotated[int, typer.Option("--critic-steps", min=1, help="Critic optimisation steps.")] = 1000,
     small: Annotated[bool, typer.Option("--small", help="A tiny, fast configuration (for tests; not a useful model).")] = False,
+    only: Annotated[Stage | None, typer.Option("--only", help="Retrain only this stage in the existing --output folder; the other models, the bank and the model card are kept, scores.json is updated.")] = None,
     seed: TrainSeedOpt = 0,
     threads: ThreadsOpt = 1,
     resume: ResumeOpt = False,
@@ -34,8 +43,9 @@ def train_music_command(
     Official split: train fits, val selects the critic, test is only scored. Writes the pipeline folder
     plus scores.json (reconstruction, prior likelihood, critic test accuracy, minutes) and the model card.
     Each stage checkpoints every --checkpoint-every steps; --resume continues from there.
+    --only critic retrains just the critic of an existing folder (VQ-VAE and prior untouched).
     """
-    from emogen.training.music import MusicTrainConfig, train_music
+    from emogen.training.music import MusicTrainConfig, retrain_music_critic, train_music
 
     start_training(threads)
     if small:
@@ -45,7 +55,12 @@ def train_music_command(
                                   transpositions=(0,), seed=seed, max_clips=24)
     else:
         config = MusicTrainConfig(vq_steps=vq_steps, prior_steps=prior_steps, critic_steps=critic_steps, seed=seed)
-    scores = train_music(output, config, resume=resume, checkpoint_every=checkpoint_every)
+    if only is Stage.critic:
+        scores = retrain_music_critic(output, config, resume=resume, checkpoint_every=checkpoint_every)
+        minutes = scores["minutes"]["critic"]
+    else:
+        scores = train_music(output, config, resume=resume, checkpoint_every=checkpoint_every)
+        minutes = scores["minutes"]["total"]
     test = scores["critic"]["test"]
     typer.echo(f"saved {output}: critic test quadrant accuracy {test['quadrant']:.3f} "
-               f"(arousal {test['arousal']:.3f}, valence {test['valence']:.3f}); {scores['minutes']['total']:.1f} min")
+               f"(arousal {test['arousal']:.3f}, valence {test['valence']:.3f}); {minutes:.1f} min")

@@ -1,7 +1,10 @@
 """`MusicEmotionEncoder`: a symbolic music emotion encoder into the shared emotion space (the critic).
 
-It reads the per-bar element summaries of :mod:`emogen.music.features`, a small convolution over bars
-and a masked mean, and writes a point of the shared space (dimension 16). Trained on EMOPIA's train
+It reads the per-bar element summaries of :mod:`emogen.music.features` through a small convolution over
+bars (masked mean and peak) and, when ``descriptor_hidden > 0``, fuses in the whole piece's hand-made
+descriptor (:func:`~emogen.music.features.clip_descriptor`: key-profile mode and tonal pitch profile, interval
+and triad content, register, density, velocity, durations, rhythm, repetition), standardised by statistics
+of the training set kept as buffers; it writes a point of the shared space (dimension 16). Trained on EMOPIA's train
 split with the bank's Gaussian likelihood (quadrant -> category) and a pull toward the category mean, so
 ``bank.posterior(embedding, critic.config.categories)``
 gives the quadrant and ``bank.project_intensity`` a graded intensity. The pipeline
@@ -19,7 +22,7 @@ from torch import nn
 from ..data.emopia import QUADRANT_CATEGORIES
 from ..modeling import BaseOutput, ConfigMixin, ModelMixin, register_to_config
 
-from .features import ELEMENT_INPUT_SIZES, ELEMENTS, element_inputs
+from .features import DESCRIPTOR_SIZE, ELEMENT_INPUT_SIZES, ELEMENTS, clip_descriptor, element_inputs
 
 __all__ = ["MusicEmotionEncoder", "MusicEmotionEncoderOutput"]
 
@@ -41,6 +44,8 @@ class MusicEmotionEncoder(ModelMixin, ConfigMixin):
         categories (`Sequence[str]`, *optional*, defaults to the quadrant categories): the bank categories
             the critic was trained on (happy, angry, sad, calm for Q1..Q4), read out with
             ``bank.read(embedding, critic.config.categories)``.
+        descriptor_hidden (`int`, *optional*, defaults to 0): width of the branch reading the piece's
+            :func:`~emogen.music.features.clip_descriptor`; 0 = no such branch (the first shipped critic).
     """
 
     @register_to_config
@@ -50,12 +55,27 @@ class MusicEmotionEncoder(ModelMixin, ConfigMixin):
         hidden_dim: int = 128,
         dropout: float = 0.2,
         categories: Sequence[str] = QUADRANT_CATEGORIES,
+        descriptor_hidden: int = 0,
     ) -> None:
         super().__init__()
         size = sum(ELEMENT_INPUT_SIZES.values()) + 1
         self.bar = nn.Sequential(nn.Linear(size, hidden_dim), nn.GELU(), nn.Dropout(dropout))
         self.conv = nn.Sequential(nn.Conv1d(hidden_dim, hidden_dim, 3, padding=1), nn.GELU(), nn.Dropout(dropout))
-        self.out = nn.Linear(2 * hidden_dim, emotion_dim)
+        self.descriptor = None
+        if descriptor_hidden > 0:
+            self.register_buffer("descriptor_mean", torch.zeros(DESCRIPTOR_SIZE))
+            self.register_buffer("descriptor_scale", torch.ones(DESCRIPTOR_SIZE))
+            self.descriptor = nn.Sequential(nn.Dropout(dropout), nn.Linear(DESCRIPTOR_SIZE, descriptor_hidden), nn.GELU(), nn.Dropout(dropout))
+        self.out = nn.Linear(2 * hidden_dim + descriptor_hidden, emotion_dim)
+
+    @torch.no_grad()
+    def set_descriptor_statistics(self, descriptors: torch.Tensor) -> None:
+        """Standardise the descriptor branch's input by the mean and spread of `(N, DESCRIPTOR_SIZE)` training descriptors."""
+        if self.descriptor is None:
+            msg = "this critic has no descriptor branch (descriptor_hidden=0); build it with descriptor_hidden > 0"
+            raise ValueError(msg)
+        self.descriptor_mean.copy_(descriptors.mean(0))
+        self.descriptor_scale.copy_(descriptors.std(0).clamp_min(1e-3))
 
     def forward(
         self,
@@ -76,7 +96,11 @@ class MusicEmotionEncoder(ModelMixin, ConfigMixin):
         h = h + self.conv(h.transpose(1, 2)).transpose(1, 2)
         mean = (h * m[..., None]).sum(1) / m.sum(1, keepdim=True).clamp_min(1.0)
         peak = (h + (m[..., None] - 1) * 1e4).amax(1)
-        embedding = self.out(torch.cat([mean, peak], -1))
+        parts = [mean, peak]
+        if self.descriptor is not None:
+            d = clip_descriptor(onsets, durations, velocities, m).to(x.dtype)
+            parts.append(self.descriptor((d - self.descriptor_mean) / self.descriptor_scale))
+        embedding = self.out(torch.cat(parts, -1))
         if not return_dict:
             return (embedding,)
         return MusicEmotionEncoderOutput(embedding=embedding)

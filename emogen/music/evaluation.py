@@ -2,7 +2,8 @@
 
 - :func:`vq_loss_terms`, :func:`evaluate_vqvae`: VQ-VAE reconstruction losses, onset F1, codebook use;
 - :func:`encode_clips`, :func:`prior_nll`: code sequences and the prior's held-out likelihood;
-- :func:`critic_predict`, :func:`quadrant_scores`: the critic's quadrant read-out and its accuracies.
+- :func:`critic_probabilities`, :func:`critic_predict`, :func:`quadrant_scores`: the critic's quadrant
+  read-out (the bank posterior over the quadrant categories) and its accuracies.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from .prior import EmotionCodePrior
 from .representation import BarGrid
 from .vqvae import ElementVQVAE
 
-__all__ = ["bars_of", "critic_predict", "encode_clips", "evaluate_vqvae", "prior_nll", "quadrant_scores", "vq_loss_terms"]
+__all__ = ["bars_of", "critic_predict", "critic_probabilities", "encode_clips", "evaluate_vqvae", "prior_nll", "quadrant_scores", "vq_loss_terms"]
 
 
 def bars_of(clips: Sequence[MusicClip]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -88,15 +89,23 @@ def prior_nll(model: EmotionCodePrior, sequences: Sequence[tuple[torch.Tensor, s
 
 
 @torch.no_grad()
+def critic_probabilities(critic: MusicEmotionEncoder, bank: EmotionBank, grids: Sequence[BarGrid], max_bars: int = 64,
+                         batch: int = 32) -> np.ndarray:
+    """`(n, 4)` quadrant probabilities (Q1..Q4) the critic gives each grid (its first ``max_bars`` bars):
+    the bank posterior over the quadrant categories, as the pipeline reads it."""
+    device = next(critic.parameters()).device
+    out = []
+    for i in range(0, len(grids), batch):
+        part = grids[i : i + batch]
+        o, d, v, m = (x.to(device) for x in stack_grids(list(part), min(max(g.num_bars for g in part), max_bars)))
+        out.append(bank.posterior(critic(o, d, v, m).embedding, QUADRANT_CATEGORIES).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, len(QUADRANT_CATEGORIES)))
+
+
+@torch.no_grad()
 def critic_predict(critic: MusicEmotionEncoder, bank: EmotionBank, grids: Sequence[BarGrid], max_bars: int = 64) -> np.ndarray:
     """Quadrant index (0-3 for Q1..Q4) the critic gives each grid: the bank posterior over the quadrant categories."""
-    device = next(critic.parameters()).device
-    preds = []
-    for g in grids:
-        o, d, v, m = (x.to(device) for x in stack_grids([g], min(g.num_bars, max_bars)))
-        emb = critic(o, d, v, m).embedding
-        preds.append(int(bank.posterior(emb, QUADRANT_CATEGORIES)[0].argmax()))
-    return np.array(preds)
+    return critic_probabilities(critic, bank, grids, max_bars).argmax(1)
 
 
 def quadrant_scores(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:

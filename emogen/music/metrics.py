@@ -5,6 +5,10 @@
   music", Neural Computing and Applications 32, compare generated and real sets this way.
 * :func:`longest_copied_run`: the longest run of consecutive notes (onset step, pitch) of a generated
   piece that also appears, in the same order, in some training piece.
+* :func:`realism_accuracy`: cross-validated accuracy of a logistic regression telling two sets of pieces
+  apart from their statistics (0.5 = indistinguishable); run it on real-vs-real for the noise floor.
+* :func:`sweep_shape`: Spearman correlation of a measure with the intensity steps and the share of its
+  total change carried by the largest single step.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from scipy.stats import gaussian_kde
 
 from .representation import POSITIONS_PER_BAR, EventSequence
 
-__all__ = ["MUSICALITY_FEATURES", "CopyIndex", "overlapping_area", "note_tokens", "longest_copied_run"]
+__all__ = ["MUSICALITY_FEATURES", "CopyIndex", "overlapping_area", "note_tokens", "longest_copied_run", "realism_accuracy", "sweep_shape"]
 
 #: Per-piece features compared between generated and real music (names from :mod:`emogen.music.stats`).
 MUSICALITY_FEATURES: tuple[str, ...] = ("pitch_range", "pitch_class_entropy", "polyphony", "note_density", "ioi_mean")
@@ -83,3 +87,43 @@ def longest_copied_run(generated: list[tuple[int, int]], training: list[list[tup
     """Length of the longest run of ``generated`` tokens found contiguously in any training sequence."""
     index = training if isinstance(training, CopyIndex) else CopyIndex(training)
     return index.longest_run(generated)
+
+
+def realism_accuracy(a: np.ndarray, b: np.ndarray, folds: int = 5, repeats: int = 5, c: float = 1.0, seed: int = 0) -> float:
+    """Mean stratified ``folds``-fold accuracy of a standardised logistic regression telling rows of ``a`` from rows of ``b``.
+
+    ``a`` `(n, F)` and ``b`` `(m, F)` are per-piece statistics; the larger set is subsampled to the smaller
+    one's size in every repeat, so chance is 0.5. Each of ``repeats`` repeats reshuffles the folds.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    n = min(len(a), len(b))
+    if n < folds:
+        msg = f"realism_accuracy needs at least folds={folds} rows in each set, got {len(a)} and {len(b)}"
+        raise ValueError(msg)
+    rng = np.random.default_rng(seed)
+    scores = []
+    for r in range(repeats):
+        x = np.concatenate([a[rng.permutation(len(a))[:n]], b[rng.permutation(len(b))[:n]]])
+        y = np.r_[np.zeros(n), np.ones(n)]
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
+        cv = StratifiedKFold(folds, shuffle=True, random_state=seed + r)
+        scores.append(cross_val_score(model, x, y, cv=cv).mean())
+    return float(np.mean(scores))
+
+
+def sweep_shape(levels: np.ndarray, values: np.ndarray) -> dict[str, float]:
+    """How a measure follows a sweep: Spearman ``rho`` of ``values`` against ``levels`` and ``largest_step``,
+    the largest absolute step between neighbouring levels as a share of the summed absolute steps (1/(n-1) for
+    an even, monotone sweep; 1 when a single step carries everything; 0 when nothing moves)."""
+    from scipy.stats import spearmanr
+
+    values = np.asarray(values, dtype=np.float64)
+    steps = np.abs(np.diff(values))
+    total = steps.sum()
+    rho = float(spearmanr(levels, values).statistic) if np.ptp(values) > 0 else 0.0
+    return {"rho": rho, "largest_step": float(steps.max() / total) if total > 0 else 0.0}

@@ -14,7 +14,18 @@ import symusic
 
 from .representation import EventSequence, events_to_score
 
-__all__ = ["NoteArray", "note_array", "piece_statistics", "STATISTIC_NAMES", "ONSET_MERGE_SECONDS"]
+__all__ = [
+    "NoteArray",
+    "note_array",
+    "piece_statistics",
+    "clip_statistics",
+    "key_clarity",
+    "silent_share",
+    "bar_repetition",
+    "STATISTIC_NAMES",
+    "CLIP_STATISTIC_NAMES",
+    "ONSET_MERGE_SECONDS",
+]
 
 #: Onsets closer than this are one event (a rolled chord) when counting inter-onset intervals.
 ONSET_MERGE_SECONDS = 0.05
@@ -27,6 +38,14 @@ STATISTIC_NAMES: tuple[str, ...] = (
     "major_corr", "minor_corr", "mode", "velocity_mean", "velocity_std", "ioi_mean", "ioi_std",
     "duration_mean", "polyphony",
 )
+
+#: The statistics compared between generated and real clips of a quadrant (:func:`clip_statistics`).
+CLIP_STATISTIC_NAMES: tuple[str, ...] = (
+    "notes_per_second", "silent_share", "pitch_range", "pitch_mean", "velocity_mean", "polyphony", "key_clarity", "bar_repetition",
+)
+#: Seconds of one bar on the 16-sixteenth grid at the nominal 120 bpm (EMOPIA's "bar", a 2-second window).
+BAR_SECONDS = 2.0
+STEP_SECONDS = BAR_SECONDS / 16
 
 
 @dataclass
@@ -70,6 +89,65 @@ def _polyphony(notes: NoteArray) -> float:
     return float(sounding.sum(1).mean())
 
 
+def _key_correlations(notes: NoteArray) -> tuple[float, float]:
+    """Best correlation of the duration-weighted pitch-class histogram with a major and with a minor key profile."""
+    dur = notes.end - notes.start
+    hist = np.bincount(notes.pitch.astype(int) % 12, weights=np.clip(dur, 0.05, 4.0), minlength=12)
+    if len(notes.pitch) == 0 or hist.std() == 0:
+        return 0.0, 0.0
+    major = max(np.corrcoef(np.roll(_MAJOR, k), hist)[0, 1] for k in range(12))
+    minor = max(np.corrcoef(np.roll(_MINOR, k), hist)[0, 1] for k in range(12))
+    return float(major), float(minor)
+
+
+def key_clarity(notes: NoteArray) -> float:
+    """Krumhansl-Schmuckler key clarity: the highest correlation of the piece's duration-weighted pitch-class
+    histogram with any of the 24 Krumhansl-Kessler key profiles (0 for an empty or flat histogram)."""
+    return max(_key_correlations(notes))
+
+
+def silent_share(notes: NoteArray, window: float = 0.5) -> float:
+    """Share of the ``window``-second windows from time 0 to the last note-off in which no note sounds."""
+    if len(notes.pitch) == 0:
+        return 1.0
+    edges = np.arange(0.0, float(notes.end.max()) + 1e-9, window)
+    if len(edges) == 0:
+        return 0.0
+    busy = ((notes.start[None, :] < edges[:, None] + window) & (notes.end[None, :] > edges[:, None])).any(1)
+    return float(1.0 - busy.mean())
+
+
+def bar_repetition(notes: NoteArray, bar_seconds: float = BAR_SECONDS, step_seconds: float = STEP_SECONDS) -> float:
+    """How much bars repeat earlier bars: for each bar after the first (with notes), the highest Jaccard
+    similarity of its set of (sixteenth in the bar, pitch) onsets with that of any earlier bar; the mean."""
+    steps = np.round(notes.start / step_seconds).astype(int)
+    per_bar = int(round(bar_seconds / step_seconds))
+    bars: dict[int, set[tuple[int, int]]] = {}
+    for st, p in zip(steps, notes.pitch.astype(int)):
+        bars.setdefault(int(st) // per_bar, set()).add((int(st) % per_bar, p))
+    order = sorted(bars)
+    scores = []
+    for i, b in enumerate(order[1:], start=1):
+        cur = bars[b]
+        scores.append(max(len(cur & bars[a]) / len(cur | bars[a]) for a in order[:i]))
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def clip_statistics(notes: NoteArray) -> dict[str, float]:
+    """The statistics named in :data:`CLIP_STATISTIC_NAMES` (what the realism table and classifier compare)."""
+    base = piece_statistics(notes)
+    return {
+        "notes_per_second": base["note_density"],
+        "silent_share": silent_share(notes),
+        "pitch_range": base["pitch_range"],
+        "pitch_mean": base["pitch_mean"],
+        "velocity_mean": base["velocity_mean"],
+        "polyphony": base["polyphony"],
+        "key_clarity": max(base["major_corr"], base["minor_corr"]),
+        "bar_repetition": bar_repetition(notes),
+    }
+
+
 def piece_statistics(notes: NoteArray) -> dict[str, float]:
     """The statistics named in :data:`STATISTIC_NAMES` (zeros for an empty piece)."""
     if len(notes.pitch) == 0:
@@ -81,8 +159,7 @@ def piece_statistics(notes: NoteArray) -> dict[str, float]:
     hist = np.bincount(notes.pitch.astype(int) % 12, weights=np.clip(dur, 0.05, 4.0), minlength=12)
     pcs = hist / max(hist.sum(), 1e-9)
     nz = pcs[pcs > 0]
-    major = max(np.corrcoef(np.roll(_MAJOR, k), hist)[0, 1] for k in range(12)) if hist.std() > 0 else 0.0
-    minor = max(np.corrcoef(np.roll(_MINOR, k), hist)[0, 1] for k in range(12)) if hist.std() > 0 else 0.0
+    major, minor = _key_correlations(notes)
     return {
         "note_density": len(notes.pitch) / span,
         "onset_density": len(onsets) / span,

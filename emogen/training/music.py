@@ -7,9 +7,12 @@ through :func:`~emogen.training.fit`; this module only states data, models, loss
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,9 +29,10 @@ from ..music.prior import EmotionCodePrior
 from ..music.vqvae import ElementVQVAE
 from .cards import music_model_card
 from .loop import FitConfig, FitResult
+from ..utils import atomic_output
 from .recipe import TrainRun, finish_recipe, train_state_dir
 
-__all__ = ["CodeUsage", "MusicTrainConfig", "train_critic", "train_music", "train_prior", "train_vqvae"]
+__all__ = ["CodeUsage", "MusicTrainConfig", "descriptor_matrix", "retrain_music_critic", "train_critic", "train_music", "train_prior", "train_vqvae"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +55,16 @@ class MusicTrainConfig:
     prior_batch: int = 48
     prior_null_p: float = 0.1
     prior_neutral_p: float = 0.1
-    critic_hidden: int = 128
-    critic_steps: int = 1200
+    critic_hidden: int = 64
+    critic_descriptor_hidden: int = 64  # 0 = the first critic (bar encoder only)
+    critic_steps: int = 1000
     critic_batch: int = 32
+    critic_min_bars: int = 8  # training windows are min..16 bars long
+    critic_weight_decay: float = 1e-2
+    critic_dropout: float = 0.2
+    critic_balanced: bool = False  # weight the loss by inverse quadrant frequency
+    critic_lr: float | None = 5e-4  # None = lr
+    critic_ema: float | None = 0.995  # EMA decay of the critic's weights (validation scores the EMA)
     transpositions: tuple[int, ...] = (-5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6)
     lr: float = 1e-3
     seed: int = 0
@@ -216,7 +227,11 @@ def train_prior(sequences: list[tuple[torch.Tensor, str]], bank: EmotionBank, co
 
 
 # ---------------------------------------------------------------------------------------------- critic
-def _critic_batch(clips: list[MusicClip], idx: list[int], bars: int, gen: torch.Generator, transpositions: tuple[int, ...]):
+def _critic_batch(clips: list[MusicClip], idx: list[int], bars: int, gen: torch.Generator, transpositions: tuple[int, ...],
+                  min_bars: int | None = None):
+    """Random windows of ``min_bars``..``bars`` bars (one length per batch) of ``clips[idx]``, each transposed at random."""
+    if min_bars is not None and min_bars < bars:
+        bars = int(torch.randint(min_bars, bars + 1, (1,), generator=gen))
     grids = []
     for i in idx:
         g = clips[i].grid
@@ -227,18 +242,36 @@ def _critic_batch(clips: list[MusicClip], idx: list[int], bars: int, gen: torch.
     return stack_grids(grids, bars)
 
 
-def critic_loss(critic: MusicEmotionEncoder, bank: EmotionBank, batch, labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of the bank's likelihoods over the quadrant categories plus a pull toward the category mean."""
+def critic_loss(critic: MusicEmotionEncoder, bank: EmotionBank, batch, labels: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy of the bank's likelihoods over the quadrant categories plus a pull toward the category mean.
+
+    ``weight`` `(4,)` weights the cross-entropy per quadrant (class balance); `None` = equal weights.
+    """
     onsets, durations, velocities, mask = batch
     emb = critic(onsets, durations, velocities, mask).embedding
     cats = [bank.category_index(c) for c in QUADRANT_CATEGORIES]
     target_means = bank.means[[cats[i] for i in labels.tolist()]]
-    return F.cross_entropy(bank.log_likelihood(emb)[:, cats], labels) + 0.1 * ((emb - target_means) ** 2).sum(-1).mean()
+    return F.cross_entropy(bank.log_likelihood(emb)[:, cats], labels, weight=weight) + 0.1 * ((emb - target_means) ** 2).sum(-1).mean()
+
+
+@torch.no_grad()
+def descriptor_matrix(clips: list[MusicClip], transpositions: tuple[int, ...] = (0,), max_bars: int = 64) -> torch.Tensor:
+    """`(len(clips) * len(transpositions), DESCRIPTOR_SIZE)` descriptors of whole clips (the critic's standardisation)."""
+    from ..music.features import clip_descriptor
+
+    rows = []
+    for shift in transpositions:
+        grids = [c.grid.transpose(shift) for c in clips]
+        for i in range(0, len(grids), 64):
+            o, d, v, m = stack_grids(grids[i : i + 64], min(max(g.num_bars for g in grids[i : i + 64]), max_bars))
+            rows.append(clip_descriptor(o, d, v, m))
+    return torch.cat(rows)
 
 
 def _init_critic(config: MusicTrainConfig, emotion_dim: int) -> MusicEmotionEncoder:
     init = torch.Generator().manual_seed(config.seed + 5)
-    critic = MusicEmotionEncoder(emotion_dim=emotion_dim, hidden_dim=config.critic_hidden)
+    critic = MusicEmotionEncoder(emotion_dim=emotion_dim, hidden_dim=config.critic_hidden, dropout=config.critic_dropout,
+                                 descriptor_hidden=config.critic_descriptor_hidden)
     with torch.no_grad():
         for p in critic.parameters():
             if p.dim() > 1:
@@ -250,24 +283,35 @@ def _init_critic(config: MusicTrainConfig, emotion_dim: int) -> MusicEmotionEnco
 
 def train_critic(train: list[MusicClip], val: list[MusicClip], bank: EmotionBank, config: MusicTrainConfig,
                  run: TrainRun | None = None) -> tuple[MusicEmotionEncoder, FitResult]:
-    """Fit the music emotion encoder on random 16-bar windows; keep the weights with the best val accuracy."""
+    """Fit the music emotion encoder on random windows (``critic_min_bars``..16 bars); keep the weights with the best val accuracy.
+
+    With a descriptor branch, its input is standardised by the descriptors of the whole training clips
+    under every transposition (computed once, before training).
+    """
     run = run or TrainRun()
     critic = _init_critic(config, bank.config.embedding_dim)
+    if critic.descriptor is not None:
+        critic.set_descriptor_statistics(descriptor_matrix(train, config.transpositions))
     bank.to(run.device)
     labels = torch.tensor([QUADRANTS.index(c.quadrant) for c in train])
     val_true = np.array([QUADRANTS.index(c.quadrant) for c in val])
+    weight = None
+    if config.critic_balanced:
+        counts = torch.bincount(labels, minlength=len(QUADRANTS)).float().clamp_min(1.0)
+        weight = (counts.sum() / counts / len(QUADRANTS)).to(run.device)
 
     def step(i: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
         idx = torch.randint(0, len(train), (config.critic_batch,), generator=gen).tolist()
-        batch = [x.to(run.device) for x in _critic_batch(train, idx, 16, gen, config.transpositions)]
-        return {"loss": critic_loss(critic, bank, batch, labels[idx].to(run.device))}
+        batch = [x.to(run.device) for x in _critic_batch(train, idx, 16, gen, config.transpositions, config.critic_min_bars)]
+        return {"loss": critic_loss(critic, bank, batch, labels[idx].to(run.device), weight)}
 
     def validate() -> float:
         critic.eval()
         return float(np.mean(critic_predict(critic, bank, [c.grid for c in val]) == val_true))
 
     every = min(100, config.critic_steps)
-    fit_config = FitConfig(steps=config.critic_steps, lr=config.lr, weight_decay=1e-3, log_every=every, seed=config.seed + 4, desc="critic")
+    fit_config = FitConfig(steps=config.critic_steps, lr=config.critic_lr or config.lr, weight_decay=config.critic_weight_decay,
+                           ema_decay=config.critic_ema, log_every=every, seed=config.seed + 4, desc="critic")
     result = run.fit("critic", critic, step, fit_config, validate=validate if val else None, validate_every=every)
     bank.to("cpu")
     return critic.to("cpu").eval(), result
@@ -321,3 +365,55 @@ def train_music(output: str | os.PathLike[str], config: MusicTrainConfig | None 
     finish_recipe(pipe, output, scores, music_model_card, run)
     return scores
 
+
+
+def retrain_music_critic(output: str | os.PathLike[str], config: MusicTrainConfig | None = None, data_root: str | None = None, *,
+                         resume: bool = False, checkpoint_every: int | None = None) -> dict:
+    """Retrain only the critic of the music pipeline folder ``output``; its VQ-VAE, prior and bank stay as they are.
+
+    The critic maps into the folder's own ``emotion_bank``. The new ``music_critic/`` replaces the old one
+    (written beside it, then swapped), and ``scores.json`` gets the new critic entry, its minutes and the
+    ``critic_*`` settings (every other entry is kept). The model card is not rewritten. Returns the scores.
+    """
+    from ..errors import InputError
+
+    output = Path(output)
+    if not (output / "model_index.json").is_file() or not (output / "emotion_bank").is_dir():
+        msg = f"--only critic needs an existing music pipeline folder, and {str(output)!r} has no model_index.json/emotion_bank; train it first without --only"
+        raise InputError(msg)
+    config = config or MusicTrainConfig()
+    run = TrainRun(checkpoint_dir=train_state_dir(output), resume=resume, checkpoint_every=checkpoint_every)
+    train = load_music_clips("train", data_root, limit=config.max_clips)
+    val = load_music_clips("val", data_root, limit=config.max_clips)
+    test = load_music_clips("test", data_root, limit=config.max_clips)
+    bank = EmotionBank.from_pretrained(str(output), subfolder="emotion_bank").eval().requires_grad_(False)
+    with run.timed("critic"):
+        critic, critic_fit = train_critic(train, val, bank, config, run)
+        test_true = np.array([QUADRANTS.index(c.quadrant) for c in test])
+        critic_test = quadrant_scores(critic_predict(critic, bank, [c.grid for c in test]), test_true)
+    val_score = critic_fit.best_score if critic_fit.best_score is not None else -1.0
+    logger.info("critic done (%.1f min): val %.3f test %s", run.minutes["critic"], val_score, critic_test)
+
+    fresh, old = output / ".music_critic.new", output / ".music_critic.old"
+    shutil.rmtree(fresh, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+    critic.save_pretrained(str(fresh))
+    if (output / "music_critic").exists():
+        (output / "music_critic").rename(old)
+    fresh.rename(output / "music_critic")
+    shutil.rmtree(old, ignore_errors=True)
+
+    path = output / "scores.json"
+    scores = json.loads(path.read_text()) if path.is_file() else {}
+    scores["critic"] = {"val_quadrant_accuracy": val_score, "best_step": critic_fit.best_step, "test": critic_test}
+    minutes = scores.setdefault("minutes", {})
+    minutes["critic"] = run.minutes["critic"]
+    minutes["total"] = sum(v for k, v in minutes.items() if k != "total")
+    scores.setdefault("config", {}).update({k: v for k, v in asdict(config).items() if k.startswith("critic_")})
+    if "history" in scores:
+        scores["history"]["critic"] = critic_fit.history
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(scores, indent=2, sort_keys=True, default=list) + "\n")
+    if run.checkpoint_dir is not None and run.accelerator.is_main_process:
+        shutil.rmtree(run.checkpoint_dir, ignore_errors=True)
+    return scores

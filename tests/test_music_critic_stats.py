@@ -1,0 +1,120 @@
+"""Realism statistics, the realism classifier, the sweep measure, the critic's descriptor branch and ``--only critic``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from emogen.cli.main import app
+from emogen.music.critic import MusicEmotionEncoder
+from emogen.music.dataset import stack_grids
+from emogen.music.features import DESCRIPTOR_PARTS, DESCRIPTOR_SIZE, clip_descriptor, sounding_roll
+from emogen.music.metrics import realism_accuracy, sweep_shape
+from emogen.music.representation import BarGrid
+from emogen.music.stats import CLIP_STATISTIC_NAMES, NoteArray, bar_repetition, clip_statistics, key_clarity, silent_share
+
+
+def notes(start, end, pitch, velocity=80.0) -> NoteArray:
+    start, end, pitch = (np.asarray(x, dtype=np.float64) for x in (start, end, pitch))
+    return NoteArray(start, end, pitch, np.full(len(pitch), float(velocity)))
+
+
+def test_key_clarity_scale_beats_cluster():
+    scale = notes(np.arange(8) * 0.5, np.arange(8) * 0.5 + 0.4, [60, 62, 64, 65, 67, 69, 71, 72])
+    cluster = notes(np.zeros(12), np.full(12, 2.0), np.arange(60, 72))
+    assert key_clarity(scale) > 0.85
+    assert key_clarity(scale) > key_clarity(cluster)
+
+
+def test_clip_statistics_of_a_known_sequence():
+    # bar 0 (0-2 s): a C major chord at 0, bar 1 (2-4 s): the same chord at 2 s; nothing sounds from 0.5 to 2 s
+    seq = notes([0, 0, 0, 2, 2, 2], [0.4] * 3 + [2.4] * 3, [60, 64, 67] * 2, velocity=64)
+    stats = clip_statistics(seq)
+    assert set(stats) == set(CLIP_STATISTIC_NAMES)
+    assert stats["notes_per_second"] == pytest.approx(6 / 2.4)
+    assert stats["silent_share"] == pytest.approx(3 / 5)  # windows 0.5, 1.0, 1.5 of [0, 2.4) are silent
+    assert silent_share(seq, window=1.0) == pytest.approx(1 / 3)
+    assert stats["pitch_range"] == 7 and stats["pitch_mean"] == pytest.approx(191 / 3)
+    assert stats["velocity_mean"] == 64 and stats["polyphony"] == pytest.approx(3.0)
+    assert stats["bar_repetition"] == pytest.approx(1.0)
+    moved = notes([0, 0, 0, 2.125, 2.125, 2.125], [0.4] * 3 + [2.4] * 3, [60, 64, 67] * 2)
+    assert bar_repetition(moved) == 0.0
+
+
+def test_realism_classifier_is_chance_on_one_distribution():
+    rng = np.random.default_rng(0)
+    same = realism_accuracy(rng.normal(size=(150, 6)), rng.normal(size=(150, 6)), repeats=2)
+    apart = realism_accuracy(rng.normal(size=(150, 6)), rng.normal(size=(150, 6)) + 1.5, repeats=2)
+    assert abs(same - 0.5) < 0.1
+    assert apart > 0.9
+
+
+def test_sweep_shape():
+    levels = np.array([0, 0.25, 0.5, 0.75, 1])
+    even = sweep_shape(levels, levels * 2)
+    assert even["rho"] == pytest.approx(1.0) and even["largest_step"] == pytest.approx(0.25)
+    jump = sweep_shape(levels, [0, 0, 0, 0, 1])
+    assert jump["largest_step"] == pytest.approx(1.0)
+    assert sweep_shape(levels, [3, 3, 3, 3, 3]) == {"rho": 0.0, "largest_step": 0.0}
+
+
+def random_grid(bars: int, seed: int, density: float = 0.03) -> BarGrid:
+    rng = np.random.default_rng(seed)
+    onsets = rng.random((bars, 16, 88)) < density
+    onsets[..., :20] = False  # leave room to transpose down and up without losing notes
+    onsets[..., 68:] = False
+    durations = rng.integers(0, 10, onsets.shape).astype(np.int8) * onsets
+    velocities = rng.integers(0, 16, onsets.shape).astype(np.int8) * onsets
+    return BarGrid(onsets, durations, velocities)
+
+
+def test_descriptor_shape_padding_and_transposition():
+    grids = [random_grid(6, 0), random_grid(3, 1)]
+    o, d, v, m = stack_grids(grids)
+    batch = clip_descriptor(o, d, v, m)
+    assert batch.shape == (2, DESCRIPTOR_SIZE) and torch.isfinite(batch).all()
+    alone = clip_descriptor(*stack_grids([grids[1]]))
+    assert torch.allclose(batch[1], alone[0], atol=1e-5)  # padded bars are invisible
+    shifted = clip_descriptor(*stack_grids([grids[0].transpose(5)]))
+    sizes = list(DESCRIPTOR_PARTS.values())
+    invariant = sum(sizes[: list(DESCRIPTOR_PARTS).index("register")])  # key .. triads do not move with the key
+    assert torch.allclose(batch[0, :invariant], shifted[0, :invariant], atol=1e-5)
+
+
+def test_sounding_roll_holds_notes_for_their_duration():
+    o = torch.zeros(1, 1, 16, 88, dtype=torch.bool)
+    d = torch.zeros(1, 1, 16, 88, dtype=torch.long)
+    o[0, 0, 2, 40] = True
+    d[0, 0, 2, 40] = 3  # class 3 = 4 sixteenths
+    roll = sounding_roll(o, d)[0, :, 40]
+    assert roll.tolist() == [0, 0, 1, 1, 1, 1] + [0] * 10
+
+
+def test_critic_with_descriptor_round_trips(tmp_path):
+    critic = MusicEmotionEncoder(hidden_dim=8, descriptor_hidden=8)
+    critic.set_descriptor_statistics(torch.randn(20, DESCRIPTOR_SIZE) * 2 + 1)
+    critic.eval()
+    o, d, v, m = stack_grids([random_grid(4, 2), random_grid(2, 3)])
+    before = critic(o, d, v, m).embedding
+    critic.save_pretrained(tmp_path / "critic")
+    loaded = MusicEmotionEncoder.from_pretrained(tmp_path / "critic").eval()
+    assert loaded.config.descriptor_hidden == 8
+    assert torch.allclose(loaded.descriptor_scale, critic.descriptor_scale)
+    assert torch.allclose(loaded(o, d, v, m).embedding, before, atol=1e-6)
+    plain = MusicEmotionEncoder(hidden_dim=8)  # the first critic's layout: no descriptor branch
+    assert plain.descriptor is None
+    with pytest.raises(ValueError, match="descriptor_hidden"):
+        plain.set_descriptor_statistics(torch.zeros(2, DESCRIPTOR_SIZE))
+
+
+def test_only_critic_option_parses(tmp_path):
+    runner = CliRunner()
+    help_text = runner.invoke(app, ["train", "music", "--help"]).output
+    assert "--only" in help_text
+    bad = runner.invoke(app, ["train", "music", "--only", "prior", "--output", str(tmp_path / "m")])
+    assert bad.exit_code == 2
+    missing = runner.invoke(app, ["train", "music", "--only", "critic", "--output", str(tmp_path / "none")])
+    assert missing.exit_code == 2
+    assert "model_index.json" in missing.output
