@@ -16,7 +16,7 @@ from ._apps import app
 __all__ = ["app", "main"]
 
 #: Command modules of ``emogen.cli``; each attaches its commands to the apps in ``_apps`` on import.
-COMMAND_MODULES: tuple[str, ...] = ("emotions", "info", "music", "voice", "recognize_voice", "train_music", "train_voice", "prepare_portrait", "portrait", "train_portrait", "recognize_face")
+COMMAND_MODULES: tuple[str, ...] = ("emotions", "info", "music", "voice", "recognize_voice", "train_music", "train_voice", "prepare_portrait", "portrait", "train_portrait", "recognize_face", "recognize_music")
 
 
 def _version_callback(value: bool) -> None:

@@ -98,3 +98,23 @@ def test_transfer_with_shipped_checkpoint(tmp_path):
                                 "--seed", "0", "-q", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert len(pretty_midi.PrettyMIDI(str(out)).instruments[0].notes) > 0
+
+
+def test_recognize_music_reads_generated_quadrants(tmp_path):
+    """The critic that reranks candidates hears the asked-for quadrant in generated music (JSON round-trip);
+    a missing or corrupt file exits 2."""
+    import json
+
+    for emotion in ("angry", "sad"):
+        out = tmp_path / f"{emotion}.mid"
+        assert runner.invoke(app, ["music", "-e", f"{emotion}:1", "--bars", "8", "--seed", "0", "-q", "-o", str(out)]).exit_code == 0
+        result = runner.invoke(app, ["recognize", "music", str(out), "--json"])
+        assert result.exit_code == 0, result.output
+        reading = json.loads(result.output)
+        assert set(reading["probabilities"]) == {"happy", "angry", "sad", "calm"}
+        assert abs(sum(reading["probabilities"].values()) - 1) < 1e-3
+        assert reading["category"] == emotion
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"not midi")
+    assert runner.invoke(app, ["recognize", "music", str(bad)]).exit_code == 2
+    assert runner.invoke(app, ["recognize", "music", str(tmp_path / "missing.mid")]).exit_code == 2

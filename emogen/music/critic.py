@@ -24,7 +24,7 @@ from ..modeling import BaseOutput, ConfigMixin, ModelMixin, register_to_config
 
 from .features import DESCRIPTOR_SIZE, ELEMENT_INPUT_SIZES, ELEMENTS, clip_descriptor, element_inputs
 
-__all__ = ["MusicEmotionEncoder", "MusicEmotionEncoderOutput"]
+__all__ = ["MusicEmotionEncoder", "MusicEmotionEncoderOutput", "load_music_critic", "recognize_music"]
 
 
 @dataclass
@@ -104,3 +104,29 @@ class MusicEmotionEncoder(ModelMixin, ConfigMixin):
         if not return_dict:
             return (embedding,)
         return MusicEmotionEncoderOutput(embedding=embedding)
+
+
+def load_music_critic(path: str | None = None):
+    """The music critic and emotion bank of a music checkpoint folder (default: the shipped one)."""
+    from ..pipeline_utils import load_critic
+
+    return load_critic(MusicEmotionEncoder, "music", "music_critic", path)
+
+
+@torch.no_grad()
+def recognize_music(path: str, critic: MusicEmotionEncoder | None = None, bank=None, max_bars: int = 64):
+    """The emotion the music critic hears in a MIDI file (its first ``max_bars`` bars), as an
+    :class:`~emogen.emotion.EmotionReading` over the critic's categories (the EMOPIA quadrants).
+
+    The same encoder reranks ``emogen music --candidates``. Raises :class:`~emogen.errors.InputError` for a
+    missing, corrupt or empty MIDI file.
+    """
+    from .dataset import stack_grids
+    from .representation import events_from_midi, grid_from_events
+
+    if critic is None or bank is None:
+        critic, bank = load_music_critic()
+    grid = grid_from_events(events_from_midi(path))
+    onsets, durations, velocities, mask = stack_grids([grid], min(grid.num_bars, max_bars))
+    embedding = critic(onsets, durations, velocities, mask).embedding
+    return bank.to("cpu").read(embedding, list(critic.config.categories))[0]
