@@ -17,9 +17,20 @@ Every neutral clip of the test actors is converted to every other RAVDESS emotio
   8 kHz out/in, raw and relative to the change below 8 kHz; the loudest 1 kHz band above the content
   (13 kHz up) relative to the content; the image band (15-17 kHz, where a 16 kHz signal's images of its
   lowest kHz fall) over the median of the bands above the content; judge accuracy, the judge's target
-  probability and MCD of the output read at 16 kHz; real-time factor at 48 kHz.
+  probability and MCD of the output read at 16 kHz; real-time factor at 48 kHz;
+- speaker (issue #10): with two speaker embeddings trained on other speakers (RAVDESS actors 01-16, all
+  emotions), a cepstral one (:mod:`emogen.voice.speaker`) and one on the judge's eGeMAPS features, the cosine
+  similarity of each signal to the centroid of its speaker's real neutral recordings (the source clip left
+  out): conversions at a=1.0 vs the speaker's real strong recordings of the same emotion (ratio, target
+  >= 0.9), with the unchanged source, a WORLD analysis-synthesis copy of it and the rule-based baseline for
+  reference; and closed-set identification among the enrolled unseen actors 17-20;
+- speaking rate (issue #10): per emotion, the speech duration (within 20 dB of the loudest frame,
+  :data:`RATE_TOP_DB`) emotional / neutral of the real pairs (same actor, statement and repetition, strong
+  intensity) vs output / input of the conversions at a=1.0 (geometric means), and whether they move the same
+  way (|log ratio| < 0.02 counts as no change); a WORLD copy of the sources checks the measure itself.
 
-Run: ``python benchmarks/voice_conversion.py [--checkpoint checkpoints/voice] [--threads 1]``.
+Run: ``python benchmarks/voice_conversion.py [--checkpoint checkpoints/voice] [--threads 1] [--quick]``
+(``--quick``: repetition 1 only, intensity 1.0 only, no full band).
 Needs ``opensmile`` (``pip install opensmile==2.6.0``). Caches features under ``runs/voice_cache``, in files
 named by a hash of the clips, the feature settings and a code version (:mod:`emogen.utils.cache`).
 """
@@ -37,13 +48,15 @@ import soundfile as sf
 import torch
 
 from emogen.data import RavdessClip, load_ravdess
-from emogen.voice.audio import MODEL_SAMPLE_RATE, resample, to_mono
+from emogen.voice.audio import MODEL_SAMPLE_RATE, resample, to_mono, trim_silence
 from emogen.voice.baseline import RuleBasedConverter
 from emogen.voice.dataset import build_cache
 from emogen.voice.fullband import band_energy
 from emogen.voice.judge import EGeMAPSJudge, egemaps
 from emogen.utils.cache import cache_key, load_or_build
 from emogen.voice.metrics import fidelity_audio
+from emogen.voice.speaker import SpeakerEmbedding, cosine, fit_speaker_embedding
+from emogen.voice.world import analyze, synthesize
 
 TRAIN_ACTORS = set(range(1, 17))
 INTENSITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -54,6 +67,18 @@ EGEMAPS_VERSION = "1"
 #: Rates of the full-band check, and the upper edge of the content of its inputs (Hz).
 FULL_BAND_RATES = (44100, 48000)
 CONTENT_HZ = 12000.0
+#: Unseen actors enrolled (by their neutral recordings) for closed-set speaker identification.
+ENROLL_ACTORS = (17, 18, 19, 20)
+#: Systems of the speaker table, in print order, with their labels.
+SPEAKER_SYSTEMS = {"source": "unchanged source", "copy": "WORLD copy of source", "rule": "rule-based baseline",
+                   "model": "emogen voice (a=1.0)", "real": "real target recordings"}
+#: |log duration ratio| under which a speaking-rate change counts as none in the same-sign check.
+RATE_DEADBAND = 0.02
+#: Speech is what lies within this many dB of the loudest 10 ms frame when durations are measured. At
+#: trim_silence's default 35 dB, breath and room noise 25-35 dB down count as speech in the recordings but
+#: not in WORLD resynthesis, so a WORLD copy with nothing changed measured 0.82x the source's duration
+#: (RAVDESS actors 19-20); at 20 dB it measures 1.00x.
+RATE_TOP_DB = 20.0
 
 
 def read16(path: Path) -> np.ndarray:
@@ -123,6 +148,68 @@ def full_band_measures(source: np.ndarray, output: np.ndarray, rate: int, cutoff
     return {"high": high, "high_vs_low": high - low, "above": ratio(max(above), content), "image": ratio(image, float(np.median(above)))}
 
 
+def world_copy(x: np.ndarray) -> np.ndarray:
+    """WORLD analysis and resynthesis of the speech in a 16 kHz clip with nothing changed, silence around it
+    kept as the pipeline keeps it: what the vocoder alone does to the voice."""
+    start, end = trim_silence(x, MODEL_SAMPLE_RATE, pad_seconds=0.2)
+    y = synthesize(analyze(x[start:end], MODEL_SAMPLE_RATE))[: end - start]
+    return np.concatenate([x[:start], y, np.zeros(end - start - len(y), np.float32), x[end:]]).astype(np.float32)
+
+
+def speech_seconds(x: np.ndarray) -> float:
+    """Duration of the speech in a 16 kHz clip (:func:`~emogen.voice.audio.trim_silence` at :data:`RATE_TOP_DB`)."""
+    start, end = trim_silence(x, MODEL_SAMPLE_RATE, top_db=RATE_TOP_DB)
+    return (end - start) / MODEL_SAMPLE_RATE
+
+
+def speaker_match(embedding: np.ndarray, actor: int, source: str, enrolled: dict[int, dict[str, np.ndarray]]) -> tuple[float, bool]:
+    """Cosine similarity of ``embedding`` to the centroid of ``actor``'s enrolled neutral clips (``source`` left
+    out), and whether that centroid is the nearest of all enrolled actors'."""
+    sims = {a: cosine(embedding, np.mean([e for stem, e in clips.items() if stem != source], axis=0)) for a, clips in enrolled.items()}
+    return sims[actor], max(sims, key=sims.get) == actor
+
+
+def rate_sign(log_ratio: float) -> int:
+    """-1, 0 or 1: shorter, unchanged (within :data:`RATE_DEADBAND`) or longer."""
+    return 0 if abs(log_ratio) < RATE_DEADBAND else int(np.sign(log_ratio))
+
+
+def print_speaker(speaker: dict[str, dict[str, list[tuple[float, bool]]]]) -> None:
+    """The speaker table: per embedding and system, mean similarity to the speaker's neutral centroid, the
+    ratio to the real recordings' and closed-set identification accuracy; then the checks."""
+    print(f"\nspeaker: cosine similarity to the centroid of the speaker's real neutral recordings (source clip left out), "
+          f"embeddings trained on actors 01-16; ID: nearest centroid among actors {ENROLL_ACTORS} (chance {1 / len(ENROLL_ACTORS):.2f})")
+    print(f"| {'embedding':<9} | {'system':<22} | {'similarity':>10} | {'/ real':>6} | {'ID acc':>6} |")
+    print(f"|{'-' * 11}|{'-' * 24}|{'-' * 12}|{'-' * 8}|{'-' * 8}|")
+    ratios = {}
+    for name, systems in speaker.items():
+        real = float(np.mean([s for s, _ in systems["real"]]))
+        for key, label in SPEAKER_SYSTEMS.items():
+            sims, hits = zip(*systems[key])
+            print(f"| {name:<9} | {label:<22} | {np.mean(sims):10.3f} | {np.mean(sims) / real:6.3f} | {np.mean(hits):6.3f} |")
+        ratios[name] = float(np.mean([s for s, _ in systems["model"]])) / real
+    print("speaker checks: similarity converted / real >= 0.9: " + "; ".join(f"{k}: {v >= 0.9} ({v:.2f})" for k, v in ratios.items()))
+
+
+def print_rates(rates: dict[str, dict[str, list[float]]], all_real: dict[str, list[float]], setting: dict[str, float], copy: list[float]) -> None:
+    """The speaking-rate table: per emotion, geometric-mean duration ratios of the real pairs and the
+    conversions, the pipeline's setting, and whether the conversion moves the way the real pairs do."""
+    print(f"\nspeaking rate: speech duration (within {RATE_TOP_DB:g} dB of the loudest frame) emotional / neutral (real pairs, strong) and "
+          f"output / input (a=1.0), geometric mean; setting: the pipeline's factor; same sign: conversion vs real pairs of these actors, "
+          f"|log| < {RATE_DEADBAND} counts as no change")
+    print(f"| {'emotion':<9} | {'real':>6} | {'real, all actors':>16} | {'setting':>7} | {'emogen':>6} | {'rule':>6} | same sign |")
+    print(f"|{'-' * 11}|{'-' * 8}|{'-' * 18}|{'-' * 9}|{'-' * 8}|{'-' * 8}|{'-' * 11}|")
+    same = []
+    for emotion, by in rates.items():
+        mean = {k: float(np.mean(v)) for k, v in by.items()}
+        ok = rate_sign(mean["model"]) == rate_sign(mean["real"])
+        same.append(ok)
+        print(f"| {emotion:<9} | {np.exp(mean['real']):6.3f} | {np.exp(np.mean(all_real[emotion])):16.3f} | {setting[emotion]:7.3f} | "
+              f"{np.exp(mean['model']):6.3f} | {np.exp(mean['rule']):6.3f} | {str(ok):>9} |")
+    print(f"measurement check: a WORLD copy of the sources (nothing changed) measures {np.exp(np.mean(copy)):.3f}x their duration")
+    print(f"rate checks: same sign as the real pairs for every emotion: {all(same)} ({sum(same)} of {len(same)})")
+
+
 def step_profile(values: list[float]) -> tuple[float, float]:
     """Spearman correlation of ``values`` with their intensities and the largest single step's share of the
     summed step sizes (0.25 = perfectly even over four steps, 1 = a switch)."""
@@ -163,6 +250,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--actors", default="19,20", help="evaluation actors (17,18 = validation, for tuning)")
+    parser.add_argument("--quick", action="store_true", help="repetition 1 only, intensity 1.0 only, no full band (for iterating)")
     args = parser.parse_args()
     test_actors = {int(a) for a in args.actors.split(",")}
     torch.set_num_threads(args.threads)
@@ -189,13 +277,33 @@ def main() -> None:
     judge.add_speakers(np.stack([feats[c.path.stem] for c in test]), [c.emotion for c in test], [c.actor for c in test])
     world_cache = build_cache(cache, root=None)  # the same call (and cache file) as the voice training recipe
     rule = RuleBasedConverter.fit([f for f in world_cache.values() if f.clip.actor in TRAIN_ACTORS])
+    intensities = (1.0,) if args.quick else INTENSITIES
+    # speaker embeddings trained on other speakers; the unseen actors' neutral recordings enrolled
+    embedders = {"cepstral": fit_speaker_embedding(cache), "eGeMAPS": SpeakerEmbedding.fit(np.stack([feats[c.path.stem] for c in train]), [str(c.actor) for c in train])}
+    enrolled_actors = set(ENROLL_ACTORS) | test_actors
+    enrolled = {name: {a: {} for a in enrolled_actors} for name in embedders}
+    for c in clips:
+        if c.actor in enrolled_actors and c.emotion == "neutral":
+            enrolled["cepstral"][c.actor][c.path.stem] = embedders["cepstral"].embed(read16(c.path), MODEL_SAMPLE_RATE)
+            enrolled["eGeMAPS"][c.actor][c.path.stem] = embedders["eGeMAPS"].embed_statistics(feats[c.path.stem])
 
     targets = {(c.actor, c.statement, c.repetition, c.emotion): c for c in test if c.emotion != "neutral" and c.intensity == "strong"}
-    sources = [c for c in test if c.emotion == "neutral"]
+    sources = [c for c in test if c.emotion == "neutral" and (c.repetition == 1 or not args.quick)]
     emotions = sorted({c.emotion for c in clips} - {"neutral"})
     rows: dict[str, list] = {k: [] for k in ("model", "rule", "source", "real")}
     fid: dict[str, list] = {k: [] for k in ("model", "rule", "source")}
-    probs: dict[float, list[float]] = {a: [] for a in INTENSITIES}
+    probs: dict[float, list[float]] = {a: [] for a in intensities}
+    # speaker: embedding -> system -> (similarity, identified) per conversion; rate: emotion -> system -> log ratios
+    speaker = {name: {k: [] for k in SPEAKER_SYSTEMS} for name in embedders}
+    rates = {e: {k: [] for k in ("real", "model", "rule")} for e in emotions}
+    all_real: dict[str, list[float]] = {e: [] for e in emotions}  # real pairs of every actor
+    copy_rates: list[float] = []  # WORLD copies of the sources: the duration measure's own error
+    strong = {(c.actor, c.statement, c.repetition, c.emotion): c for c in clips if c.intensity == "strong"}
+    for c in clips:
+        if c.emotion == "neutral":
+            neutral_seconds = speech_seconds(read16(c.path))
+            for emotion in emotions:
+                all_real[emotion].append(np.log(speech_seconds(read16(strong[(c.actor, c.statement, c.repetition, emotion)].path)) / neutral_seconds))
     # intensity sweep: emotion -> measure -> intensity -> values (judge and critic target probability, prosody)
     sweep: dict[str, dict[str, dict[float, list[float]]]] = {}
     model_seconds = audio_seconds = 0.0
@@ -205,11 +313,14 @@ def main() -> None:
     wide_seconds = {p: [0.0, 0.0] for p in paths}
     for source in sources:
         x = read16(source.path)
+        x_features, copy = egemaps(x, MODEL_SAMPLE_RATE), world_copy(x)
+        speaker_inputs = {"source": (x, x_features), "copy": (copy, egemaps(copy, MODEL_SAMPLE_RATE))}
+        copy_rates.append(float(np.log(speech_seconds(copy) / speech_seconds(x))))
         for n, emotion in enumerate(emotions):
             target = targets[(source.actor, source.statement, source.repetition, emotion)]
             y = read16(target.path)
             outputs = {}
-            for a in INTENSITIES:
+            for a in intensities:
                 gen = torch.Generator().manual_seed(args.seed + n)
                 t0 = time.perf_counter()
                 result = pipe(x, MODEL_SAMPLE_RATE, emotion=f"{emotion}:{a:g}", generator=gen, **call_kwargs)
@@ -231,7 +342,18 @@ def main() -> None:
                 rows[name].append(pred == emotion)
                 fid[name].append(fidelity_audio(signal, y, MODEL_SAMPLE_RATE))
             rows["real"].append(judge.predict(feats[target.path.stem][None], [target.actor])[0] == emotion)
-            for rate in FULL_BAND_RATES:
+            speaker_inputs |= {"model": (outputs[1.0], egemaps(outputs[1.0], MODEL_SAMPLE_RATE)),
+                               "rule": (candidates["rule"], egemaps(candidates["rule"], MODEL_SAMPLE_RATE)), "real": (y, feats[target.path.stem])}
+            for key, (signal, features) in speaker_inputs.items():
+                if key in ("source", "copy") and n > 0:
+                    continue  # once per source clip
+                vectors = {"cepstral": embedders["cepstral"].embed(signal, MODEL_SAMPLE_RATE), "eGeMAPS": embedders["eGeMAPS"].embed_statistics(features)}
+                for name, vector in vectors.items():
+                    speaker[name][key].append(speaker_match(vector, source.actor, source.path.stem, enrolled[name]))
+            source_seconds = speech_seconds(x)
+            for key, signal in (("real", y), ("model", outputs[1.0]), ("rule", candidates["rule"])):
+                rates[emotion][key].append(float(np.log(speech_seconds(signal) / source_seconds)))
+            for rate in ([] if args.quick else FULL_BAND_RATES):
                 wide_in = full_band_surrogate(x, rate)
                 for path in paths:
                     gen = torch.Generator().manual_seed(args.seed + n)
@@ -273,30 +395,36 @@ def main() -> None:
     print(f"checks: acc >= 0.7 x real: {acc['model'] >= 0.7 * acc['real']}; acc > rule: {acc['model'] > acc['rule']}; "
           f"MCD below source and rule: {mcd['model'] < min(mcd['source'], mcd['rule'])}; "
           f"logF0 RMSE below source and rule: {rmse['model'] < min(rmse['source'], rmse['rule'])}; "
-          f"intensity monotone: {all(mean_p[a] < mean_p[b] for a, b in zip(INTENSITIES, INTENSITIES[1:]))}; RTF <= 0.3: {rtf <= 0.3}")
-    print(f"\nfull band: the {len(sources)} neutral clips with a synthetic band 8-12 kHz (nothing above), "
-          f"x {len(emotions)} emotions at a=1.0, per rate; high band: energy above 8 kHz out/in, mean [min, max]")
-    print(f"| {'system':<12} | {'rate':>5} | {'high band dB':>20} | {'re below 8k dB':>20} | {'above 13k dB':>12} | {'image dB':>8} | {'judge acc':>9} | {'p target':>8} | {'MCD dB':>6} |")
-    print(f"|{'-' * 14}|{'-' * 7}|{'-' * 22}|{'-' * 22}|{'-' * 14}|{'-' * 10}|{'-' * 11}|{'-' * 10}|{'-' * 8}|")
+          f"intensity monotone: {all(mean_p[a] < mean_p[b] for a, b in zip(intensities, intensities[1:])) if len(intensities) > 1 else '-'}; RTF <= 0.3: {rtf <= 0.3}")
+    print_speaker(speaker)
+    setting = {e: float(np.exp(pipe.denoiser.log_rate(pipe.encode_emotion(f"{e}:1", batch_size=1).weights)[0])) for e in emotions}
+    print_rates(rates, all_real, setting, copy_rates)
+    if args.quick:
+        print("\n(--quick: no full band, no intensity sweep)")
+    else:
+        print(f"\nfull band: the {len(sources)} neutral clips with a synthetic band 8-12 kHz (nothing above), "
+              f"x {len(emotions)} emotions at a=1.0, per rate; high band: energy above 8 kHz out/in, mean [min, max]")
+        print(f"| {'system':<12} | {'rate':>5} | {'high band dB':>20} | {'re below 8k dB':>20} | {'above 13k dB':>12} | {'image dB':>8} | {'judge acc':>9} | {'p target':>8} | {'MCD dB':>6} |")
+        print(f"|{'-' * 14}|{'-' * 7}|{'-' * 22}|{'-' * 22}|{'-' * 14}|{'-' * 10}|{'-' * 11}|{'-' * 10}|{'-' * 8}|")
 
-    def spread(values: list[float]) -> str:
-        return f"{np.mean(values):5.1f} [{np.min(values):5.1f}, {np.max(values):5.1f}]"
+        def spread(values: list[float]) -> str:
+            return f"{np.mean(values):5.1f} [{np.min(values):5.1f}, {np.max(values):5.1f}]"
 
-    for (path, rate), ms in wide.items():
-        col = {k: [m[k] for m in ms] for k in ms[0]}
-        print(f"| {path:<12} | {rate:>5} | {spread(col['high']):>20} | {spread(col['high_vs_low']):>20} | {np.max(col['above']):12.1f} | "
-              f"{np.max(col['image']):8.1f} | {np.mean(col['hit']):9.3f} | {np.mean(col['p']):8.3f} | {np.mean(col['mcd']):6.2f} |")
-    wide_rtf = {p: s / a for p, (s, a) in wide_seconds.items()}
-    full = [m for r in FULL_BAND_RATES for m in wide[("full band", r)]]
-    banded = [m for r in FULL_BAND_RATES for m in wide[("16 kHz path", r)]]
-    p_change = float(np.mean([a["p"] - b["p"] for a, b in zip(full, banded)]))
-    print("above 13k: loudest 1 kHz band above the content re the content (max over clips); image: 15-17 kHz over the median band above the content (max);")
-    print(f"p target: the judge's mean target probability, read at 16 kHz; full band - 16 kHz path on the same inputs: {p_change:+.3f}")
-    print(f"speed at 48 kHz: real-time factor {wide_rtf['16 kHz path']:.3f} (16 kHz path), {wide_rtf['full band']:.3f} (full band)")
-    print(f"full-band checks: high band within 6 dB of the change below 8 kHz: {all(abs(m['high_vs_low']) <= 6 for m in full)}; "
-          f"no image (image <= 3 dB): {all(m['image'] <= 3 for m in full)}; "
-          f"p target within 0.05 of the 16 kHz path: {abs(p_change) <= 0.05}; RTF <= 0.3: {wide_rtf['full band'] <= 0.3}")
-    print_sweep(sweep)
+        for (path, rate), ms in wide.items():
+            col = {k: [m[k] for m in ms] for k in ms[0]}
+            print(f"| {path:<12} | {rate:>5} | {spread(col['high']):>20} | {spread(col['high_vs_low']):>20} | {np.max(col['above']):12.1f} | "
+                  f"{np.max(col['image']):8.1f} | {np.mean(col['hit']):9.3f} | {np.mean(col['p']):8.3f} | {np.mean(col['mcd']):6.2f} |")
+        wide_rtf = {p: s / a for p, (s, a) in wide_seconds.items()}
+        full = [m for r in FULL_BAND_RATES for m in wide[("full band", r)]]
+        banded = [m for r in FULL_BAND_RATES for m in wide[("16 kHz path", r)]]
+        p_change = float(np.mean([a["p"] - b["p"] for a, b in zip(full, banded)]))
+        print("above 13k: loudest 1 kHz band above the content re the content (max over clips); image: 15-17 kHz over the median band above the content (max);")
+        print(f"p target: the judge's mean target probability, read at 16 kHz; full band - 16 kHz path on the same inputs: {p_change:+.3f}")
+        print(f"speed at 48 kHz: real-time factor {wide_rtf['16 kHz path']:.3f} (16 kHz path), {wide_rtf['full band']:.3f} (full band)")
+        print(f"full-band checks: high band within 6 dB of the change below 8 kHz: {all(abs(m['high_vs_low']) <= 6 for m in full)}; "
+              f"no image (image <= 3 dB): {all(m['image'] <= 3 for m in full)}; "
+              f"p target within 0.05 of the 16 kHz path: {abs(p_change) <= 0.05}; RTF <= 0.3: {wide_rtf['full band'] <= 0.3}")
+        print_sweep(sweep)
     print("\nfigure: judge's target probability vs requested intensity")
     for a, p in mean_p.items():
         print(f"  a={a:<4g} {'#' * int(round(p * 50)):<50} {p:.3f}")
