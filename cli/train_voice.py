@@ -11,6 +11,7 @@ from ._train_options import CheckpointEveryOpt, ResumeOpt, ThreadsOpt, TrainOutp
 
 EXAMPLES = [
     "emogen train voice --output checkpoints/voice",
+    "emogen train voice --output checkpoints/voice --only critic     # retrain only the speech critic",
     "emogen train voice --output runs/voice-small --encoder-epochs 5 --converter-steps 200",
     "emogen train voice --output checkpoints/voice --resume",
     "accelerate launch -m emogen.cli.main train voice --output runs/voice-gpu",
@@ -21,7 +22,11 @@ EXAMPLES = [
 def train_voice_command(
     output: TrainOutputOpt = Path("checkpoints/voice"),
     cache: Annotated[Path, typer.Option("--cache", help="Folder of the WORLD/encoder feature cache (built on first use, keyed by clips and feature config).")] = Path("runs/voice_cache"),
-    encoder_epochs: Annotated[int, typer.Option("--encoder-epochs", min=1, help="Speech encoder epochs.")] = 40,
+    only: Annotated[
+        str | None,
+        typer.Option("--only", help="Run one stage only, inside an existing --output folder, keeping the rest: 'critic' retrains the speech critic, 'intensity' measures the converter's intensity curves (about 3 min)."),
+    ] = None,
+    encoder_epochs: Annotated[int | None, typer.Option("--encoder-epochs", min=1, help="Speech critic epochs (default: the shipped recipe's).")] = None,
     converter_steps: Annotated[int, typer.Option("--converter-steps", min=1, help="Denoiser optimisation steps.")] = 4000,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Batch size of both models.")] = 32,
     seed: TrainSeedOpt = 0,
@@ -29,23 +34,41 @@ def train_voice_command(
     resume: ResumeOpt = False,
     checkpoint_every: CheckpointEveryOpt = 500,
 ) -> None:
-    """Train the speech emotion encoder and the conversion denoiser on RAVDESS (actors 01-16; 17-18 validate, 19-20 test).
+    """Train the speech critic and the conversion denoiser (RAVDESS actors 01-16; 17-18 validate, 19-20 test).
 
-    Writes the pipeline folder with the emotion bank, the encoder as `speech_critic`, the denoiser and a DDIM
-    scheduler, plus scores.json (encoder accuracy/UAR, speaker probes, minutes) and the model card. Each
-    stage checkpoints every --checkpoint-every steps; --resume continues from there.
+    The speech critic also learns from nEMO (6 of 9 speakers), augmented copies and non-speech negatives,
+    and is calibrated on the validation speakers. Writes the pipeline folder with the emotion bank, the
+    critic as `speech_critic`, the denoiser and a DDIM scheduler, plus scores.json (critic accuracy, UAR and
+    calibration per corpus, speaker probes, minutes) and the model card. With --only critic, only
+    `speech_critic/`, its scores and its card sections change. Each stage checkpoints every
+    --checkpoint-every steps; --resume continues from there.
     """
-    from emogen.training.voice import ConverterTrainConfig, EncoderTrainConfig, VoiceTrainConfig, train_voice
+    from emogen.errors import EmogenError
+    from emogen.training.voice import ConverterTrainConfig, VoiceTrainConfig, shipped_encoder_config, train_voice
 
+    if only not in (None, "critic", "intensity"):
+        msg = f"--only must be 'critic' or 'intensity', got {only!r}"
+        raise EmogenError(msg)
     start_training(threads)
+    encoder = shipped_encoder_config(batch_size=batch_size, seed=seed, **({"epochs": encoder_epochs} if encoder_epochs else {}))
     config = VoiceTrainConfig(
         cache=str(cache),
-        encoder=EncoderTrainConfig(epochs=encoder_epochs, batch_size=batch_size, seed=seed),
+        encoder=encoder,
         converter=ConverterTrainConfig(steps=converter_steps, batch_size=batch_size, seed=seed),
     )
-    scores = train_voice(output, config, resume=resume, checkpoint_every=checkpoint_every)
+    scores = train_voice(output, config, resume=resume, checkpoint_every=checkpoint_every, only=only)
+    if only == "intensity":
+        curves = scores["intensity_curves"]
+        import numpy as np
+
+        summary = ", ".join(f"{name} {np.interp(0.25, np.linspace(0, 1, len(curve)), curve):.2f}" for name, curve in curves.items())
+        typer.echo(f"saved {output}/denoiser intensity curves (model intensity for asked 0.25: {summary}); {scores['minutes']['intensity']:.1f} min")
+        return
     test = scores["encoder_test"]
+    critic = scores.get("critic", {})
+    nemo = critic.get("nemo_test_clean")
+    extra = f", nEMO test accuracy {nemo['accuracy']:.3f} (ECE {nemo['ece_after']:.3f})" if nemo else ""
     typer.echo(
-        f"saved {output}: encoder test accuracy {test['accuracy']:.3f}, UAR {test['uar']:.3f}; "
-        f"{scores['minutes']['total']:.1f} min"
+        f"saved {output}{'/speech_critic' if only else ''}: RAVDESS test accuracy {test['accuracy']:.3f}, UAR {test['uar']:.3f}{extra}; "
+        f"{scores['minutes'].get('critic_total', scores['minutes'].get('total', 0.0)):.1f} min"
     )

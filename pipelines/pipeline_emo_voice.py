@@ -266,7 +266,7 @@ class EmoVoicePipeline(EmogenPipeline):
         categories = list(self.speech_critic.config.categories)
         scores = {}
         if target in categories:  # the critic reads out only the categories it was trained on
-            probs = self.emotion_bank.posterior(embedding, categories)[0]
+            probs = self.speech_critic.posterior(embedding, self.emotion_bank)[0]  # calibrated on validation speakers
             scores[f"p_{target}"] = float(probs[categories.index(target)])
         if spec.total_intensity > 0 and target != "neutral":
             scores["intensity"] = float(self.emotion_bank.project_intensity(embedding, spec)[0])

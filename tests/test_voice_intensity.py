@@ -48,3 +48,24 @@ def test_curves_are_measured_on_a_pipeline_and_survive_save_load(tmp_path):
     pipe.save_pretrained(tmp_path / "p")
     loaded = type(pipe).from_pretrained(tmp_path / "p")
     assert loaded.denoiser.config.intensity_curves == curves
+
+
+def test_only_intensity_stage_writes_curves_into_an_existing_folder(tmp_path, monkeypatch):
+    """`emogen train voice --only intensity` stores measured curves in denoiser/config.json and scores.json."""
+    import json
+
+    from typer.testing import CliRunner
+
+    import emogen.training.voice as recipe
+    from emogen.cli.main import app
+
+    folder = tmp_path / "voice"
+    build_tiny_voice_pipeline().save_pretrained(folder)
+    curve = [round(x, 3) for x in np.linspace(0, 1, CURVE_POINTS) ** 0.5]
+    monkeypatch.setattr(recipe, "ravdess_intensity_curves", lambda pipe, root=None: {"angry": curve})  # no RAVDESS needed
+    result = CliRunner().invoke(app, ["train", "voice", "--output", str(folder), "--only", "intensity"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((folder / "denoiser" / "config.json").read_text())["intensity_curves"] == {"angry": curve}
+    assert json.loads((folder / "scores.json").read_text())["intensity_curves"] == {"angry": curve}
+    bad = CliRunner().invoke(app, ["train", "voice", "--output", str(folder), "--only", "everything"])
+    assert bad.exit_code == 2

@@ -119,9 +119,18 @@ so the speaker's spectral identity, are kept. Sampling: DDIM, 10 steps, guidance
 temperature 0.5 (chosen on the validation actors 17-18). Duration factors at intensity 1 from the training pairs:
 {slopes}.
 
+## Intensity curves
+Trained at intensities 0, 0.6 and 1.0 only, the converter barely reacts below 0.3 and changes most
+between 0.5 and 0.75. `intensity_curves` in `denoiser/config.json` map the asked intensity to the model's
+so that the converter's feature change (mean and spread of its log-F0, energy and low-cepstrum deltas)
+grows in even steps; measured on the neutral clips of the validation actors 17-18 along the deterministic
+DDIM path (`emogen.voice.intensity`; alone: `emogen train voice --output DIR --only intensity`). The
+speaking rate stays linear in the asked intensity.
+
 ## Limits
 Acted English speech of 20 North-American actors, two sentences; other languages, spontaneous speech and
-noisy recordings are out of domain. Analysis and synthesis run at 16 kHz (the output is resampled back to
-the input's rate, so content above 8 kHz is lost). Contempt has no RAVDESS data: its direction is
+noisy recordings are out of domain. The model reads 16 kHz features; a 44.1 or 48 kHz input is analysed
+and resynthesised at its own rate with the model's change carried over (above 8 kHz: the frame's level
+change). Contempt has no RAVDESS data: its direction is
 extrapolated from the bank.
 """

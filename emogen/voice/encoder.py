@@ -3,14 +3,18 @@
 Frames of log-mel + normalised log-F0 + voicing go through a small residual 1-D CNN, masked mean/std
 pooling and an MLP to a 16-d point of the :class:`~emogen.emotion.EmotionBank` space. It is trained with
 the bank's Gaussian likelihood, the bank's VAD head, a directional-intensity loss and an adversarial
-speaker head (see :mod:`emogen.training.voice`), so ``bank.posterior(embedding, encoder.config.categories)`` is
-the emotion distribution and ``bank.project_intensity(embedding, k)`` the intensity heard along category k.
+speaker head (see :mod:`emogen.training.voice`). ``bank.project_intensity(embedding, k)`` is the intensity
+heard along category k, and :meth:`SpeechEmotionEncoder.posterior` the emotion distribution: the bank's
+Gaussian log-likelihoods over ``config.categories`` divided by the calibration ``config.temperature``
+(fitted on validation speakers, :mod:`emogen.voice.calibration`) before the softmax. Readings whose top
+probability is below ``config.uncertain_below`` are reported as uncertain (:mod:`emogen.voice.recognize`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -19,6 +23,9 @@ from ..data.ravdess import RAVDESS_CATEGORIES
 from ..modeling import BaseOutput, ConfigMixin, ModelMixin, register_to_config
 
 from .features import ENCODER_FEATURE_DIM
+
+if TYPE_CHECKING:
+    from ..emotion import EmotionBank
 
 __all__ = ["SpeechEmotionEncoder", "SpeechEncoderOutput"]
 
@@ -59,12 +66,21 @@ class SpeechEmotionEncoder(ModelMixin, ConfigMixin):
         embedding_dim (`int`, *optional*, defaults to 16): size of the shared emotion space.
         dropout (`float`, *optional*, defaults to 0.2): dropout inside blocks and the head.
         categories (`Sequence[str]`, *optional*, defaults to RAVDESS' 8 categories): the bank categories the
-            encoder was trained on, read out with ``bank.read(embedding, encoder.config.categories)``.
+            encoder was trained on, read out with :meth:`posterior`.
+        temperature (`float`, *optional*, defaults to 1.0): calibration temperature dividing the bank's
+            log-likelihoods in :meth:`posterior` (> 1 softens an over-confident critic).
+        uncertain_below (`float`, *optional*, defaults to 0.0): readings whose top calibrated probability is
+            below this are "uncertain" (0 = never).
+        level_norm (`bool`, *optional*, defaults to `False`): subtract each utterance's mean log-mel level (one
+            number per clip, over all mel channels and frames) before anything else, so the recording gain
+            carries no information (corpora and microphones differ in level; nEMO is loudness-normalised).
 
     Example:
+        >>> from emogen.emotion import EmotionBank
         >>> enc = SpeechEmotionEncoder()
-        >>> enc(torch.zeros(2, 66, 120)).embedding.shape
-        torch.Size([2, 16])
+        >>> emb = enc(torch.zeros(2, 66, 120)).embedding
+        >>> emb.shape, enc.posterior(emb, EmotionBank()).shape
+        (torch.Size([2, 16]), torch.Size([2, 8]))
     """
 
     @register_to_config
@@ -77,6 +93,9 @@ class SpeechEmotionEncoder(ModelMixin, ConfigMixin):
         embedding_dim: int = 16,
         dropout: float = 0.2,
         categories: Sequence[str] = RAVDESS_CATEGORIES,
+        temperature: float = 1.0,
+        uncertain_below: float = 0.0,
+        level_norm: bool = False,
     ) -> None:
         super().__init__()
         self.register_buffer("feature_mean", torch.zeros(in_channels))
@@ -105,6 +124,8 @@ class SpeechEmotionEncoder(ModelMixin, ConfigMixin):
         if mask is None:
             mask = torch.ones(features.shape[0], features.shape[2], device=features.device, dtype=features.dtype)
         m = mask[:, None, :].to(features.dtype)
+        if self.config.level_norm:
+            features = self.normalize_level(features, mask)
         x = (features - self.feature_mean[None, :, None]) / self.feature_std[None, :, None]
         h = self.proj(x) * m
         for block in self.blocks:
@@ -116,3 +137,42 @@ class SpeechEmotionEncoder(ModelMixin, ConfigMixin):
         if not return_dict:
             return (embedding,)
         return SpeechEncoderOutput(embedding=embedding)
+
+    def normalize_level(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Subtract each clip's mean log-mel level (masked mean over mel channels and frames) from its mel channels.
+
+        Args:
+            features (`torch.Tensor` of shape `(batch, in_channels, frames)`): raw encoder features (log-mel
+                first, then log-F0 and voicing, which are left alone).
+            mask (`torch.Tensor` of shape `(batch, frames)`, *optional*): 1 for real frames.
+        """
+        mels = self.config.in_channels - 2
+        if mask is None:
+            mask = torch.ones(features.shape[0], features.shape[2], device=features.device, dtype=features.dtype)
+        mask = mask.to(features.dtype)
+        level = (features[:, :mels].mean(1) * mask).sum(-1) / mask.sum(-1).clamp_min(1.0)
+        return torch.cat([features[:, :mels] - level[:, None, None], features[:, mels:]], dim=1)
+
+    def logits(self, embedding: torch.Tensor, bank: EmotionBank) -> torch.Tensor:
+        """Uncalibrated scores over ``config.categories``: the bank's Gaussian log-likelihoods, shape `(B, K)`."""
+        index = [bank.category_index(name) for name in self.config.categories]
+        return bank.log_likelihood(embedding.to(bank.means.device))[:, index]
+
+    def posterior(self, embedding: torch.Tensor, bank: EmotionBank, calibrated: bool = True) -> torch.Tensor:
+        """Emotion distribution over ``config.categories``, shape `(B, K)`.
+
+        ``softmax(logits / config.temperature)`` (the calibrated probabilities), or the bank's plain
+        posterior with ``calibrated=False``. The most likely category is the same either way.
+        """
+        temperature = float(self.config.temperature) if calibrated else 1.0
+        return torch.softmax(self.logits(embedding, bank) / temperature, dim=-1)
+
+    def set_calibration(self, temperature: float, uncertain_below: float) -> None:
+        """Store a calibration (fitted on validation speakers) in the config, so ``save_pretrained`` keeps it."""
+        if not temperature > 0:
+            msg = f"temperature must be > 0, got {temperature}"
+            raise ValueError(msg)
+        if not 0.0 <= uncertain_below <= 1.0:
+            msg = f"uncertain_below must be in [0, 1], got {uncertain_below}"
+            raise ValueError(msg)
+        self.register_to_config(temperature=float(temperature), uncertain_below=float(uncertain_below))

@@ -1,11 +1,17 @@
-"""Speech emotion recognition with the speech encoder and the shared bank: a distribution over the
-categories, VAD, and the intensity along the most likely direction.
+"""Speech emotion recognition with the speech encoder and the shared bank: a calibrated distribution over
+the categories, VAD, the intensity along the most likely direction, and whether the reading is too unsure
+to name an emotion.
 
-:func:`recognize_emotion` turns a voice clip into an :class:`~emogen.emotion.EmotionSpec`, which is what
-``--emotion auto --from voice.wav`` needs in the other pipelines.
+:func:`recognize_emotion` turns a voice clip into a :class:`VoiceEmotion`, whose ``spec`` is what
+``--emotion auto --from voice.wav`` needs in the other pipelines. Its probabilities are the critic's
+calibrated posterior (:meth:`~emogen.voice.SpeechEmotionEncoder.posterior`); ``uncertain`` is set when the
+top probability is below the critic's ``config.uncertain_below`` (noise, music, other non-speech, very
+noisy speech, or speech the critic cannot read), and ``label`` is then ``"uncertain"``.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -16,22 +22,97 @@ from .audio import MODEL_SAMPLE_RATE, check_audio, resample, to_mono, trim_silen
 from .encoder import SpeechEmotionEncoder
 from .features import encoder_features
 
-__all__ = ["VoiceEmotion", "embed_audio", "load_speech_encoder", "recognize_emotion"]
+__all__ = ["UNCERTAIN", "VoiceEmotion", "embed_audio", "load_speech_encoder", "read_embedding", "recognize_emotion", "speech_frames"]
 
-#: What the encoder hears in a clip: the bank's read-out over the encoder's categories (kept as a name).
-VoiceEmotion = EmotionReading
+#: What :attr:`VoiceEmotion.label` says when the critic is not sure enough to name an emotion.
+UNCERTAIN = "uncertain"
+
+
+@dataclass(frozen=True)
+class VoiceEmotion(EmotionReading):
+    """What the speech critic hears in a clip: an :class:`~emogen.emotion.EmotionReading` with calibrated
+    probabilities, plus whether it is too unsure to name an emotion.
+
+    Args:
+        uncertain (`bool`, *optional*, defaults to `False`): the top probability is below ``threshold``.
+        threshold (`float`, *optional*, defaults to 0.0): the critic's ``uncertain_below`` when it was read.
+
+    Example:
+        >>> heard = VoiceEmotion({"neutral": 0.3, "angry": 0.7}, (-0.5, 0.6, 0.3), "angry", 0.8, False, 0.4)
+        >>> heard.label, round(heard.confidence, 2)
+        ('angry:0.8', 0.7)
+        >>> VoiceEmotion({"neutral": 0.45, "angry": 0.55}, (0.0, 0.0, 0.0), "angry", 0.2, True, 0.6).label
+        'uncertain'
+    """
+
+    uncertain: bool = False
+    threshold: float = 0.0
+
+    @property
+    def confidence(self) -> float:
+        """The top (calibrated) probability."""
+        return float(self.probabilities.get(self.category, max(self.probabilities.values(), default=0.0)))
+
+    @property
+    def label(self) -> str:
+        """``"uncertain"`` when the critic is unsure, else the spec (e.g. ``angry:0.83``): what a CLI should print."""
+        return UNCERTAIN if self.uncertain else self.spec.format()
+
+    def to_dict(self, digits: int = 4) -> dict[str, object]:
+        """:meth:`EmotionReading.to_dict` plus ``label``, ``uncertain`` and ``confidence``.
+
+        ``emotion`` stays the best guess as a spec (so it can be passed on); ``label`` is ``"uncertain"``
+        when ``uncertain`` is true.
+        """
+        out = super().to_dict(digits)
+        out.update({"label": self.label, "uncertain": self.uncertain, "confidence": round(self.confidence, digits)})
+        return out
+
+    def format_table(self, width: int = 40) -> str:
+        """:meth:`EmotionReading.format_table`, whose first line says ``uncertain`` (and the best guess) when unsure."""
+        table = super().format_table(width)
+        if not self.uncertain:
+            return table
+        first, _, rest = table.partition("\n")
+        guess = first.removeprefix("emotion: ")
+        return f"emotion: {UNCERTAIN} (best guess {guess}, p {self.confidence:.2f} < {self.threshold:.2f})\n{rest}"
+
+
+def speech_frames(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The encoder's input frames `(frames, channels)` of a clip as recognition computes them.
+
+    Any rate, mono or `(samples, channels)`; resampled to 16 kHz, silence trimmed (35 dB below the
+    loudest frame, 0.2 s kept around the speech), then :func:`~emogen.voice.features.encoder_features`.
+    The critic's training data goes through this same function.
+    """
+    signal = resample(to_mono(check_audio(audio, sample_rate)), sample_rate, MODEL_SAMPLE_RATE)
+    start, end = trim_silence(signal, MODEL_SAMPLE_RATE, pad_seconds=0.2)
+    return encoder_features(signal[start:end], MODEL_SAMPLE_RATE)
 
 
 @torch.no_grad()
 def embed_audio(encoder: SpeechEmotionEncoder, audio: np.ndarray, sample_rate: int) -> torch.Tensor:
     """Embedding `(1, D)` of one clip (any rate, mono or `(samples, channels)`), silence trimmed."""
-    signal = resample(to_mono(check_audio(audio, sample_rate)), sample_rate, MODEL_SAMPLE_RATE)
-    start, end = trim_silence(signal, MODEL_SAMPLE_RATE, pad_seconds=0.2)
-    feats = encoder_features(signal[start:end], MODEL_SAMPLE_RATE)
+    feats = speech_frames(audio, sample_rate)
     param = next(encoder.parameters())
     x = torch.from_numpy(feats.T[None]).to(device=param.device, dtype=param.dtype)
     encoder.eval()
     return encoder(x).embedding.float().cpu()
+
+
+@torch.no_grad()
+def read_embedding(encoder: SpeechEmotionEncoder, bank: EmotionBank, embedding: torch.Tensor) -> list[VoiceEmotion]:
+    """Read embeddings `(B, D)` as :class:`VoiceEmotion`s: calibrated probabilities, VAD, intensity, uncertainty."""
+    bank = bank.to("cpu")
+    names = list(encoder.config.categories)
+    probs = encoder.posterior(embedding, bank).float().cpu()
+    threshold = float(encoder.config.uncertain_below)
+    out = []
+    for reading, row in zip(bank.read(embedding, names), probs):
+        probabilities = {name: float(p) for name, p in zip(names, row)}
+        out.append(VoiceEmotion(probabilities=probabilities, vad=reading.vad, category=reading.category, intensity=reading.intensity,
+                                uncertain=float(row.max()) < threshold, threshold=threshold))
+    return out
 
 
 @torch.no_grad()
@@ -40,18 +121,21 @@ def recognize_emotion(
     sample_rate: int,
     encoder: SpeechEmotionEncoder | None = None,
     bank: EmotionBank | None = None,
-) -> EmotionReading:
+) -> VoiceEmotion:
     """Recognise the emotion in a voice clip (defaults: the shipped ``voice`` checkpoint's encoder and bank).
+
+    The probabilities are calibrated (the critic's temperature); ``uncertain`` is true when the top one is
+    below the critic's ``uncertain_below``, and then ``label`` is ``"uncertain"`` while ``spec`` keeps the
+    best guess.
 
     Example:
         >>> heard = recognize_emotion(audio, 16000)  # doctest: +SKIP
-        >>> heard.spec.format()  # doctest: +SKIP
-        'angry:0.83'
+        >>> heard.label, heard.spec.format(), heard.uncertain  # doctest: +SKIP
+        ('angry:0.83', 'angry:0.83', False)
     """
     if encoder is None or bank is None:
         encoder, bank = load_speech_encoder()
-    embedding = embed_audio(encoder, audio, sample_rate)
-    return bank.to("cpu").read(embedding, encoder.config.categories)[0]
+    return read_embedding(encoder, bank, embed_audio(encoder, audio, sample_rate))[0]
 
 
 def load_speech_encoder(path: str | None = None) -> tuple[SpeechEmotionEncoder, EmotionBank]:
