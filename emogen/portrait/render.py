@@ -250,8 +250,8 @@ class PortraitRenderer:
         rest, img = self._rest, self.portrait
         self._rest_mouth_open = _opening(rest, [61, 62, 63], [67, 66, 65])
         # the upper incisors hang from the skull, not from the lip: their edge sits a little below the
-        # portrait's own upper inner lip (on the photo's teeth when it smiles with them) and moves only with
-        # the head, so a raised lip (smile, snarl) shows more teeth and a lowered one (sadness) hides them
+        # portrait's own upper inner lip and moves only with the head, so a raised lip (smile, snarl) shows
+        # more teeth and a lowered one (sadness) hides them
         self._teeth_show = float(TEETH_SHOW * self.eye_distance)
         self._rest_eye_open = [_opening(rest, [37, 38], [41, 40]), _opening(rest, [43, 44], [47, 46])]
         # lip colour: pixels between the outer and inner lip contours
@@ -338,7 +338,7 @@ class PortraitRenderer:
         # the incisors' show), arched up towards the corners, inset from them; visible where the lips open
         head = _similarity_fit(self._rest[RIGID_POINTS], target[RIGID_POINTS])
         edge = head(self._rest[UPPER_INNER_LIP].astype(np.float64))
-        scale = abs(head.scale)
+        scale = abs(head.m)
         width = float(np.hypot(*(edge[-1] - edge[0])))
         if width > 1.0:
             xs = (np.arange(w, dtype=np.float32) + region.x0)[None, :]
@@ -422,11 +422,11 @@ class _Similarity:
     """A 2-D similarity ``z -> m z + t`` (complex ``m``: scale and rotation), applied to points ``(n, 2)``."""
 
     def __init__(self, m: complex, t: complex) -> None:
-        self.scale, self._t = m, t
+        self.m, self._t = m, t
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
         z = points[:, 0] + 1j * points[:, 1]
-        w = z * self.scale + self._t
+        w = z * self.m + self._t
         return np.stack([w.real, w.imag], axis=1)
 
 
