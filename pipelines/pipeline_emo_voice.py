@@ -228,8 +228,9 @@ class EmoVoicePipeline(EmogenPipeline):
         generator = make_generators(generator, batch_size)
         # 3. encode the emotion (through the measured intensity curves, so intensity steps are even) and the
         # speaking rate (linear in the asked intensity)
-        condition = self.encode_emotion(calibrated_spec(spec, self.denoiser.config.intensity_curves), batch_size=1)
-        asked = self.encode_emotion(spec, batch_size=1)
+        model_spec = calibrated_spec(spec, self.denoiser.config.intensity_curves)
+        condition = self.encode_emotion(model_spec, batch_size=1)
+        asked = condition if model_spec == spec else self.encode_emotion(spec, batch_size=1)
         log_rate = math.log(rate) if rate is not None else float(self.denoiser.log_rate(asked.weights)[0])
         # 4-6. per input and chunk: WORLD analysis, timesteps, latents, denoising loop, resynthesis
         monos = [resample(to_mono(a), sample_rate, work_rate) for a in audios]

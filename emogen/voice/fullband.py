@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .world import FRAME_PERIOD_MS, NUM_MCEP, _interp_rows, continuous_log_f0
+from .world import FRAME_PERIOD_MS, NUM_MCEP, _interp_rows, stretch_f0
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -60,14 +60,10 @@ class FullBandFeatures:
 
         The envelope is interpolated in the log domain, voicing by nearest neighbour.
         """
-        if abs(factor - 1.0) < 1e-4 or self.num_frames < 2:
+        stretched = stretch_f0(self.f0, factor)
+        if stretched is None:
             return self
-        n_out = max(2, int(round(self.num_frames * factor)))
-        pos = np.linspace(0.0, self.num_frames - 1, n_out)
-        nearest = np.clip(np.round(pos).astype(int), 0, self.num_frames - 1)
-        voiced = (self.f0 > 0)[nearest]
-        lf0 = continuous_log_f0(self.f0)
-        f0 = np.where(voiced, np.exp(_interp_rows(lf0[:, None], pos)[:, 0]), 0.0)
+        pos, f0 = stretched
         sp = np.exp(_interp_rows(np.log(self.sp), pos))
         return replace(self, f0=f0, sp=sp, ap=_interp_rows(self.ap, pos))
 

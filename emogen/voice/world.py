@@ -58,20 +58,32 @@ class WorldFeatures:
 
         Voicing is resampled by nearest neighbour, so F0 never interpolates across a voiced/unvoiced edge.
         """
-        if abs(factor - 1.0) < 1e-4 or self.num_frames < 2:
+        stretched = stretch_f0(self.f0, factor)
+        if stretched is None:
             return self
-        n_out = max(2, int(round(self.num_frames * factor)))
-        pos = np.linspace(0.0, self.num_frames - 1, n_out)
-        nearest = np.clip(np.round(pos).astype(int), 0, self.num_frames - 1)
-        voiced = self.voiced[nearest]
-        lf0 = continuous_log_f0(self.f0)
-        f0 = np.where(voiced, np.exp(_interp_rows(lf0[:, None], pos)[:, 0]), 0.0)
+        pos, f0 = stretched
         return replace(
             self,
             f0=f0,
             mcep=_interp_rows(self.mcep, pos),
             coded_ap=_interp_rows(self.coded_ap, pos),
         )
+
+
+def stretch_f0(f0: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """Frame positions and F0 of a track stretched by ``factor`` (None when nothing changes).
+
+    Returns the fractional source position of each output frame (for :func:`_interp_rows` of the other
+    features) and the stretched F0: log-F0 interpolated, voicing by nearest neighbour, so F0 never
+    interpolates across a voiced/unvoiced edge.
+    """
+    frames = int(f0.shape[0])
+    if abs(factor - 1.0) < 1e-4 or frames < 2:
+        return None
+    pos = np.linspace(0.0, frames - 1, max(2, int(round(frames * factor))))
+    nearest = np.clip(np.round(pos).astype(int), 0, frames - 1)
+    lf0 = continuous_log_f0(f0)
+    return pos, np.where((f0 > 0)[nearest], np.exp(_interp_rows(lf0[:, None], pos)[:, 0]), 0.0)
 
 
 def _interp_rows(values: np.ndarray, pos: np.ndarray) -> np.ndarray:
