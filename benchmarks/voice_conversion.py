@@ -29,6 +29,12 @@ Every neutral clip of the test actors is converted to every other RAVDESS emotio
   intensity) vs output / input of the conversions at a=1.0 (geometric means), and whether they move the same
   way (|log ratio| < 0.02 counts as no change); a WORLD copy of the sources checks the measure itself.
 
+- another language (issue #10): nEMO's held-out speakers (KD0, SM0; Polish): their neutral clips converted at
+  a=1.0 to each of nEMO's five emotions, against the real recording of the same speaker, sentence and
+  emotion, the unchanged source and the rule-based baseline fitted on nEMO's training speakers; judged by
+  the same kind of eGeMAPS classifier trained on nEMO's training speakers; plus the speaking-rate table of
+  these pairs.
+
 Run: ``python benchmarks/voice_conversion.py [--checkpoint checkpoints/voice] [--threads 1] [--quick]``
 (``--quick``: repetition 1 only, intensity 1.0 only, no full band).
 Needs ``opensmile`` (``pip install opensmile==2.6.0``). Caches features under ``runs/voice_cache``, in files
@@ -48,9 +54,10 @@ import soundfile as sf
 import torch
 
 from emogen.data import RavdessClip, load_ravdess
+from emogen.data.nemo import NEMO_SPLITS, NemoClip, load_nemo, read_nemo_audio
 from emogen.voice.audio import MODEL_SAMPLE_RATE, resample, to_mono, trim_silence
 from emogen.voice.baseline import RuleBasedConverter
-from emogen.voice.dataset import build_cache
+from emogen.voice.dataset import build_cache, build_nemo_cache
 from emogen.voice.fullband import band_energy
 from emogen.voice.judge import EGeMAPSJudge, egemaps
 from emogen.utils.cache import cache_key, load_or_build
@@ -84,6 +91,11 @@ RATE_TOP_DB = 20.0
 def read16(path: Path) -> np.ndarray:
     audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
     return resample(to_mono(audio), sr, MODEL_SAMPLE_RATE)
+
+
+def read_nemo16(clip: NemoClip) -> np.ndarray:
+    audio, rate = read_nemo_audio(clip)
+    return resample(audio, rate, MODEL_SAMPLE_RATE)
 
 
 def egemaps_config() -> dict[str, object]:
@@ -160,6 +172,66 @@ def speech_seconds(x: np.ndarray) -> float:
     """Duration of the speech in a 16 kHz clip (:func:`~emogen.voice.audio.trim_silence` at :data:`RATE_TOP_DB`)."""
     start, end = trim_silence(x, MODEL_SAMPLE_RATE, top_db=RATE_TOP_DB)
     return (end - start) / MODEL_SAMPLE_RATE
+
+
+def nemo_features(cache_dir: Path, clips: list[NemoClip]) -> dict[str, np.ndarray]:
+    """eGeMAPS of nEMO clips, cached as :func:`real_features`."""
+    key = cache_key([c.path for c in clips], egemaps_config(), EGEMAPS_VERSION)
+    return load_or_build(cache_dir, "egemaps-nemo", key, lambda: {c.path.stem: egemaps(read_nemo16(c), MODEL_SAMPLE_RATE) for c in clips})
+
+
+def nemo_section(pipe, cache: Path, call_kwargs: dict, seed: int, every: int) -> None:
+    """Conversion on nEMO's held-out speakers (see the module docstring): judge table and speaking rates."""
+    clips = load_nemo()
+    train = [c for c in clips if c.speaker in NEMO_SPLITS["train"]]
+    test = [c for c in clips if c.speaker in NEMO_SPLITS["test"]]
+    feats = nemo_features(cache, train + test)
+    judge = EGeMAPSJudge.fit(np.stack([feats[c.path.stem] for c in train]), [c.emotion for c in train], [c.speaker for c in train])
+    judge.add_speakers(np.stack([feats[c.path.stem] for c in test]), [c.emotion for c in test], [c.speaker for c in test])
+    rule = RuleBasedConverter.fit(list(build_nemo_cache(cache, speakers=NEMO_SPLITS["train"]).values()))
+    by_key = {(c.speaker, c.sentence, c.emotion): c for c in test}
+    emotions = sorted({c.emotion for c in clips} - {"neutral"})
+    sources = [c for c in test if c.emotion == "neutral" and all((c.speaker, c.sentence, e) in by_key for e in emotions)][::every]
+    hits = {k: [] for k in ("source", "rule", "model", "real")}
+    p_target = {k: [] for k in hits}
+    mcd = {k: [] for k in ("source", "rule", "model")}
+    rates = {e: {k: [] for k in ("real", "model", "rule")} for e in emotions}
+    for source in sources:
+        x = read_nemo16(source)
+        source_seconds = speech_seconds(x)
+        for n, emotion in enumerate(emotions):
+            target = by_key[(source.speaker, source.sentence, emotion)]
+            y = read_nemo16(target)
+            out = pipe(x, MODEL_SAMPLE_RATE, emotion=f"{emotion}:1", generator=torch.Generator().manual_seed(seed + n), **call_kwargs).audios[0]
+            signals = {"source": x, "rule": rule.convert(x, MODEL_SAMPLE_RATE, f"{emotion}:1"), "model": out}
+            for name, signal in signals.items():
+                p = judge.predict_proba(egemaps(signal, MODEL_SAMPLE_RATE)[None], [source.speaker])[0]
+                hits[name].append(judge.classes[int(np.argmax(p))] == emotion)
+                p_target[name].append(float(p[judge.classes.index(emotion)]))
+                mcd[name].append(fidelity_audio(signal, y, MODEL_SAMPLE_RATE)[0])
+            p = judge.predict_proba(feats[target.path.stem][None], [target.speaker])[0]
+            hits["real"].append(judge.classes[int(np.argmax(p))] == emotion)
+            p_target["real"].append(float(p[judge.classes.index(emotion)]))
+            for key, signal in (("real", y), ("model", out), ("rule", signals["rule"])):
+                rates[emotion][key].append(float(np.log(speech_seconds(signal) / source_seconds)))
+    print(f"
+nEMO (Polish) held-out speakers {NEMO_SPLITS['test']}: {len(sources)} neutral clips x {len(emotions)} emotions = "
+          f"{len(sources) * len(emotions)} conversions at a=1.0; judge: eGeMAPS + logistic regression on nEMO's training speakers "
+          f"({len(judge.classes)} classes, chance {1 / len(judge.classes):.2f})")
+    print(f"| {'system':<22} | {'judge acc':>9} | {'p target':>8} | {'MCD dB':>7} |")
+    print(f"|{'-' * 24}|{'-' * 11}|{'-' * 10}|{'-' * 9}|")
+    names = {"source": "unchanged source", "rule": "rule-based baseline", "model": "emogen voice (a=1.0)", "real": "real target recordings"}
+    for key, label in names.items():
+        m = f"{np.mean(mcd[key]):7.2f}" if key in mcd else f"{'-':>7}"
+        print(f"| {label:<22} | {np.mean(hits[key]):9.3f} | {np.mean(p_target[key]):8.3f} | {m} |")
+    print(f"| {'emotion':<9} | {'real':>6} | {'emogen':>6} | {'rule':>6} | same sign |")
+    same = []
+    for emotion, by in rates.items():
+        mean = {k: float(np.mean(v)) for k, v in by.items()}
+        same.append(rate_sign(mean["model"]) == rate_sign(mean["real"]))
+        print(f"| {emotion:<9} | {np.exp(mean['real']):6.3f} | {np.exp(mean['model']):6.3f} | {np.exp(mean['rule']):6.3f} | {str(same[-1]):>9} |")
+    print(f"nEMO checks: judge acc above source and rule: {np.mean(hits['model']) > max(np.mean(hits['source']), np.mean(hits['rule']))}; "
+          f"rate same sign as nEMO's real pairs: {sum(same)} of {len(same)}")
 
 
 def speaker_match(embedding: np.ndarray, actor: int, source: str, enrolled: dict[int, dict[str, np.ndarray]]) -> tuple[float, bool]:
@@ -251,6 +323,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--actors", default="19,20", help="evaluation actors (17,18 = validation, for tuning)")
     parser.add_argument("--quick", action="store_true", help="repetition 1 only, intensity 1.0 only, no full band (for iterating)")
+    parser.add_argument("--nemo-every", type=int, default=4, help="nEMO section: convert every n-th neutral clip of the held-out speakers (0: skip the section)")
     args = parser.parse_args()
     test_actors = {int(a) for a in args.actors.split(",")}
     torch.set_num_threads(args.threads)
@@ -425,6 +498,8 @@ def main() -> None:
               f"no image (image <= 3 dB): {all(m['image'] <= 3 for m in full)}; "
               f"p target within 0.05 of the 16 kHz path: {abs(p_change) <= 0.05}; RTF <= 0.3: {wide_rtf['full band'] <= 0.3}")
         print_sweep(sweep)
+    if args.nemo_every:
+        nemo_section(pipe, cache, call_kwargs, args.seed, args.nemo_every)
     print("\nfigure: judge's target probability vs requested intensity")
     for a, p in mean_p.items():
         print(f"  a={a:<4g} {'#' * int(round(p * 50)):<50} {p:.3f}")

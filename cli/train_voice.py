@@ -12,6 +12,7 @@ from ._train_options import CheckpointEveryOpt, ResumeOpt, ThreadsOpt, TrainOutp
 EXAMPLES = [
     "emogen train voice --output checkpoints/voice",
     "emogen train voice --output checkpoints/voice --only critic     # retrain only the speech critic",
+    "emogen train voice --output checkpoints/voice --only converter  # retrain only the converter (+ intensity curves)",
     "emogen train voice --output runs/voice-small --encoder-epochs 5 --converter-steps 200",
     "emogen train voice --output checkpoints/voice --resume",
     "accelerate launch -m emogen.cli.main train voice --output runs/voice-gpu",
@@ -24,10 +25,10 @@ def train_voice_command(
     cache: Annotated[Path, typer.Option("--cache", help="Folder of the WORLD/encoder feature cache (built on first use, keyed by clips and feature config).")] = Path("runs/voice_cache"),
     only: Annotated[
         str | None,
-        typer.Option("--only", help="Run one stage only, inside an existing --output folder, keeping the rest: 'critic' retrains the speech critic, 'intensity' measures the converter's intensity curves (about 3 min)."),
+        typer.Option("--only", help="Run one stage only, inside an existing --output folder, keeping the rest: 'critic' retrains the speech critic, 'converter' the conversion denoiser and its intensity curves, 'intensity' only measures the converter's intensity curves (about 3 min)."),
     ] = None,
     encoder_epochs: Annotated[int | None, typer.Option("--encoder-epochs", min=1, help="Speech critic epochs (default: the shipped recipe's).")] = None,
-    converter_steps: Annotated[int, typer.Option("--converter-steps", min=1, help="Denoiser optimisation steps.")] = 4000,
+    converter_steps: Annotated[int | None, typer.Option("--converter-steps", min=1, help="Denoiser optimisation steps (default: the shipped recipe's).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Batch size of both models.")] = 32,
     seed: TrainSeedOpt = 0,
     threads: ThreadsOpt = 1,
@@ -36,25 +37,27 @@ def train_voice_command(
 ) -> None:
     """Train the speech critic and the conversion denoiser (RAVDESS actors 01-16; 17-18 validate, 19-20 test).
 
-    The speech critic also learns from nEMO (6 of 9 speakers), augmented copies and non-speech negatives,
-    and is calibrated on the validation speakers. Writes the pipeline folder with the emotion bank, the
+    Both also learn from nEMO (6 of 9 speakers; the converter from its parallel neutral -> emotion pairs);
+    the critic also from augmented copies and non-speech negatives, and is calibrated on the validation
+    speakers. Writes the pipeline folder with the emotion bank, the
     critic as `speech_critic`, the denoiser and a DDIM scheduler, plus scores.json (critic accuracy, UAR and
     calibration per corpus, speaker probes, minutes) and the model card. With --only critic, only
-    `speech_critic/`, its scores and its card sections change. Each stage checkpoints every
+    `speech_critic/`, its scores and its card sections change; with --only converter, only `denoiser/`
+    and its scores. Each stage checkpoints every
     --checkpoint-every steps; --resume continues from there.
     """
     from emogen.errors import EmogenError
-    from emogen.training.voice import ConverterTrainConfig, VoiceTrainConfig, shipped_encoder_config, train_voice
+    from emogen.training.voice import VOICE_STAGES, ConverterTrainConfig, VoiceTrainConfig, shipped_encoder_config, train_voice
 
-    if only not in (None, "critic", "intensity"):
-        msg = f"--only must be 'critic' or 'intensity', got {only!r}"
+    if only not in (None, *VOICE_STAGES):
+        msg = f"--only must be one of {', '.join(VOICE_STAGES)}, got {only!r}"
         raise EmogenError(msg)
     start_training(threads)
     encoder = shipped_encoder_config(batch_size=batch_size, seed=seed, **({"epochs": encoder_epochs} if encoder_epochs else {}))
     config = VoiceTrainConfig(
         cache=str(cache),
         encoder=encoder,
-        converter=ConverterTrainConfig(steps=converter_steps, batch_size=batch_size, seed=seed),
+        converter=ConverterTrainConfig(batch_size=batch_size, seed=seed, **({"steps": converter_steps} if converter_steps else {})),
     )
     scores = train_voice(output, config, resume=resume, checkpoint_every=checkpoint_every, only=only)
     if only == "intensity":
@@ -63,6 +66,11 @@ def train_voice_command(
 
         summary = ", ".join(f"{name} {np.interp(0.25, np.linspace(0, 1, len(curve)), curve):.2f}" for name, curve in curves.items())
         typer.echo(f"saved {output}/denoiser intensity curves (model intensity for asked 0.25: {summary}); {scores['minutes']['intensity']:.1f} min")
+        return
+    if only == "converter":
+        pairs = ", ".join(f"{k} {v}" for k, v in scores["num_pairs_per_corpus"].items())
+        typer.echo(f"saved {output}/denoiser: {scores['num_pairs']} pairs ({pairs}); {scores['minutes']['converter']:.1f} min training, "
+                   f"{scores['minutes']['intensity']:.1f} min intensity curves")
         return
     test = scores["encoder_test"]
     critic = scores.get("critic", {})

@@ -3,7 +3,8 @@
 ``emogen train voice --output checkpoints/voice`` runs :func:`train_voice`, which reproduces the shipped
 checkpoint (see its model card) on a 2-core CPU in well under an hour; both models train through
 :func:`~emogen.training.fit`, so the same code runs on GPUs through accelerate. ``--only critic``
-retrains just the critic inside an existing pipeline folder (:func:`train_critic_only`). RAVDESS is split
+retrains just the critic inside an existing pipeline folder (:func:`train_critic_only`), ``--only converter``
+just the converter and its intensity curves (:func:`train_converter_only`). RAVDESS is split
 by actor: train 01-16, validation 17-18, test 19-20; nEMO by speaker (:data:`~emogen.data.nemo.NEMO_SPLITS`).
 
 Critic data (:func:`build_critic_data`): clean clips of RAVDESS and, in the shipped recipe, nEMO (mapped
@@ -23,8 +24,8 @@ that SNR), and an adversarial speaker classifier behind a gradient-reversal laye
 temperature fitted on the validation speakers (corpora weighted equally) and an "uncertain" threshold are
 stored in the critic's config (:mod:`emogen.voice.calibration`).
 
-Converter loss: v-prediction MSE on DTW-aligned neutral -> emotion pairs
-(:mod:`emogen.voice.pairs`), conditioned on the bank embedding of the target, with
+Converter loss: v-prediction MSE on DTW-aligned neutral -> emotion pairs of RAVDESS actors 01-16 and
+nEMO's training speakers, corpora weighted equally (:mod:`emogen.voice.pairs`), conditioned on the bank embedding of the target, with
 :class:`~emogen.emotion.EmotionDropout` for classifier-free guidance.
 """
 
@@ -49,7 +50,7 @@ from ..emotion import EmotionBank, EmotionDropout
 from ..modules import GradientReversal
 from ..schedulers import DDIMScheduler
 from ..voice.augment import NONSPEECH_KINDS, AugmentConfig
-from ..voice.dataset import ClipFeatures, build_cache
+from ..voice.dataset import ClipFeatures, build_cache, build_nemo_cache
 from ..voice.denoiser import VoiceConversionDenoiser
 from ..voice.encoder import SpeechEmotionEncoder
 from ..voice.evaluation import embed_clips, evaluate_encoder, pad_frames, pooled_raw_features, speaker_probe
@@ -60,6 +61,7 @@ from .loop import FitConfig, FitResult, GeneratorState, seeded_init
 from .recipe import TrainRun, finish_recipe, train_state_dir
 
 __all__ = [
+    "VOICE_STAGES",
     "ConverterTrainConfig",
     "CriticClip",
     "CriticData",
@@ -67,17 +69,24 @@ __all__ = [
     "EncoderTrainConfig",
     "VoiceTrainConfig",
     "build_critic_data",
+    "converter_pairs",
+    "cross_validate_critic",
     "calibrate_critic",
     "evaluate_critic",
     "make_scheduler",
+    "ravdess_folds",
     "shipped_encoder_config",
     "train_converter",
+    "train_converter_only",
     "train_critic_only",
     "train_encoder",
     "train_voice",
 ]
 
 logger = logging.getLogger(__name__)
+
+#: The stages ``only=`` runs on their own inside an existing pipeline folder.
+VOICE_STAGES: tuple[str, ...] = ("critic", "converter", "intensity")
 
 
 @dataclass
@@ -153,10 +162,27 @@ def shipped_encoder_config(**overrides) -> EncoderTrainConfig:
 
 @dataclass
 class ConverterTrainConfig:
-    """Hyper-parameters of :func:`train_converter` (defaults reproduce the shipped checkpoint)."""
+    """Hyper-parameters of :func:`train_converter` and its pairs (defaults reproduce the shipped checkpoint).
+
+    Args:
+        train_actors (`tuple[int, ...]`): RAVDESS actors whose pairs train the converter.
+        nemo_speakers (`tuple[str, ...]`): nEMO speakers whose pairs train it too (empty: RAVDESS only).
+        unlabelled_intensity (`float`): the intensity of an nEMO target (its acted intensity is not labelled).
+        corpus_weights (`dict[str, float]`): share of each corpus in the batches.
+        neutral_weight (`dict[str, float]`): sampling weight of a corpus' neutral -> neutral pairs relative to
+            one of its emotional pairs.
+        rate_corpora (`tuple[str, ...]`): the corpora whose pairs give the speaking-rate slopes (RAVDESS: its
+            pairs differ only in emotion and intensity; nEMO's speakers speed up for anger where RAVDESS'
+            actors slow down, so pooling would average two opposite habits).
+    """
 
     train_actors: tuple[int, ...] = tuple(range(1, 17))
-    steps: int = 4000
+    nemo_speakers: tuple[str, ...] = NEMO_SPLITS["train"]
+    unlabelled_intensity: float = 0.8
+    corpus_weights: dict = field(default_factory=lambda: {"ravdess": 1.0, "nemo": 1.0})
+    neutral_weight: dict = field(default_factory=lambda: {"ravdess": 4.0, "nemo": 1.0})
+    rate_corpora: tuple[str, ...] = ("ravdess",)
+    steps: int = 6000
     batch_size: int = 32
     crop_frames: int = 128
     lr: float = 1e-3
@@ -233,13 +259,15 @@ def _from_clip_features(items: list[ClipFeatures]) -> list[CriticItem]:
     return [CriticItem(CriticClip(str(c.clip.path), "ravdess", f"ravdess-{c.clip.actor:02d}", c.clip.emotion, c.clip.intensity), c.encoder) for c in items]
 
 
-def _speech_sources(corpus: str, data_root: str | None) -> dict[str, list]:
-    """Clips of a corpus by split (train / validation / test), with a ``speaker`` name for each."""
+def _speech_sources(corpus: str, data_root: str | None, config: EncoderTrainConfig) -> dict[str, list]:
+    """Clips of a corpus by split (train / validation / test): RAVDESS by ``config.train_actors`` and
+    ``val_actors`` (test: the other actors), nEMO by :data:`~emogen.data.nemo.NEMO_SPLITS`."""
     if corpus == "ravdess":
         from ..data.ravdess import load_ravdess
 
         clips = load_ravdess(data_root)
-        split = {"train": set(range(1, 17)), "validation": {17, 18}, "test": {19, 20}}
+        train, val = set(config.train_actors), set(config.val_actors)
+        split = {"train": train, "validation": val, "test": {c.actor for c in clips} - train - val}
         return {name: [c for c in clips if c.actor in actors] for name, actors in split.items()}
     if corpus == "nemo":
         from ..data.nemo import load_nemo
@@ -360,7 +388,7 @@ def build_critic_data(config: EncoderTrainConfig, cache_dir: str, data_root: str
     augment = AugmentConfig(**config.augment)
     data = CriticData(train=[], val=[], test=[])
     for corpus in config.corpora:
-        sources = _speech_sources(corpus, data_root)
+        sources = _speech_sources(corpus, data_root, config)
         memo: dict[str, np.ndarray] = {}
 
         def audio_of(clip, corpus=corpus, memo=memo) -> np.ndarray:
@@ -626,12 +654,39 @@ def _crop_pairs(pairs: list[ConversionPair], crop: int, gen: torch.Generator) ->
     return as_t(conds).transpose(1, 2), as_t(deltas).transpose(1, 2), as_t(masks)
 
 
+def pair_weights(pairs: list[ConversionPair], config: ConverterTrainConfig) -> np.ndarray:
+    """Sampling weight of each pair: a corpus' neutral pairs ``config.neutral_weight`` times one of its
+    emotional pairs, and each corpus' total ``config.corpus_weights`` (normalised over the corpora present)."""
+    raw = np.array([config.neutral_weight.get(p.corpus, 1.0) if p.amount == 0 else 1.0 for p in pairs])
+    corpora = np.array([p.corpus for p in pairs])
+    present = sorted(set(corpora.tolist()))
+    total = sum(config.corpus_weights.get(c, 1.0) for c in present)
+    for corpus in present:
+        rows = corpora == corpus
+        raw[rows] *= config.corpus_weights.get(corpus, 1.0) / total / raw[rows].sum()
+    return raw
+
+
+def converter_pairs(config: ConverterTrainConfig, cache: str, data_root: str | None = None,
+                    ravdess_items: list[ClipFeatures] | None = None) -> list[ConversionPair]:
+    """The converter's DTW-aligned pairs: RAVDESS ``config.train_actors`` and nEMO ``config.nemo_speakers``."""
+    if ravdess_items is None:
+        ravdess_items = list(build_cache(cache, root=data_root).values())
+    items = [c for c in ravdess_items if c.clip.actor in config.train_actors]
+    if config.nemo_speakers:
+        items += list(build_nemo_cache(cache, root=data_root, speakers=config.nemo_speakers).values())
+    pairs = build_pairs(items, config.normal_intensity, config.denoiser_kwargs.get("num_modified_mcep", 13),
+                        config.denoiser_kwargs.get("utterance_norm", False), config.unlabelled_intensity)
+    logger.info("%d conversion pairs (%s)", len(pairs), ", ".join(f"{c} {sum(p.corpus == c for p in pairs)}" for c in sorted({p.corpus for p in pairs})))
+    return pairs
+
+
 def train_converter(pairs: list[ConversionPair], bank: EmotionBank, config: ConverterTrainConfig,
                     run: TrainRun | None = None) -> tuple[VoiceConversionDenoiser, DDIMScheduler, FitResult]:
     """Train the denoiser on ``pairs``; returns the model (with statistics and rate slopes), its scheduler and the fit."""
     run = run or TrainRun()
     kwargs = dict(config.denoiser_kwargs)
-    kwargs["rate_slopes"] = rate_slopes(pairs, bank.categories)
+    kwargs["rate_slopes"] = rate_slopes(pairs, bank.categories, config.rate_corpora)
     with seeded_init(config.seed):
         model = VoiceConversionDenoiser(**kwargs)
     conds, deltas = np.concatenate([p.condition for p in pairs]), np.concatenate([p.delta for p in pairs])
@@ -641,8 +696,7 @@ def train_converter(pairs: list[ConversionPair], bank: EmotionBank, config: Conv
     scheduler = make_scheduler(config.num_train_timesteps)
     dropout = EmotionDropout(config.cfg_dropout, seed=config.seed)
     conditions = {spec: bank.condition(spec) for spec in sorted({p.spec for p in pairs})}
-    # neutral pairs are rare: sample them as often as one emotion at one intensity
-    weights = torch.tensor([4.0 if p.amount == 0 else 1.0 for p in pairs], dtype=torch.float64)
+    weights = torch.from_numpy(pair_weights(pairs, config))
     alphas = scheduler.alphas_cumprod
     device = run.device
 
@@ -696,24 +750,71 @@ def _critic_stage(config: VoiceTrainConfig, bank: EmotionBank, run: TrainRun, da
     return encoder, scores, encoder_fit
 
 
+def ravdess_folds(folds: int = 5, actors: Sequence[int] = tuple(range(1, 21))) -> list[dict[str, tuple[int, ...]]]:
+    """Speaker folds of RAVDESS for :func:`cross_validate_critic`: fold k tests on ``len(actors) / folds``
+    consecutive actors (as many men as women), validates on the first two actors of the next fold and trains
+    on the rest."""
+    size = len(actors) // folds
+    blocks = [tuple(actors[k * size : (k + 1) * size]) for k in range(folds)]
+    out = []
+    for k, test in enumerate(blocks):
+        val = blocks[(k + 1) % folds][:2]
+        out.append({"test": test, "validation": val, "train": tuple(a for a in actors if a not in test + val)})
+    return out
+
+
+def cross_validate_critic(config: EncoderTrainConfig, cache: str, folds: int = 5, data_root: str | None = None) -> dict:
+    """Speaker cross-validation of the critic recipe on RAVDESS: every actor is scored once, by a critic
+    trained (``config``, nEMO as in the recipe) and calibrated without them (:func:`ravdess_folds`).
+
+    A held-out ECE measured on RAVDESS' two test actors (120 clips) cannot go below about 0.10 even for a
+    perfectly calibrated model (the ``floor`` of :func:`~emogen.voice.calibration.ece_interval`); pooling
+    the out-of-fold readings of all 20 actors (1200 clips) brings that floor near 0.03. Returns the pooled
+    calibrated probabilities and labels (``probabilities``, ``labels``, ``actors``) and, per fold, its
+    actors, temperature and test accuracy.
+    """
+    bank = EmotionBank().eval()
+    probabilities, labels, actors, per_fold = [], [], [], []
+    for k, split in enumerate(ravdess_folds(folds)):
+        fold_cfg = EncoderTrainConfig(**{**asdict(config), "train_actors": split["train"], "val_actors": split["validation"]})
+        data = build_critic_data(fold_cfg, cache, data_root)
+        encoder, _, _ = train_encoder(data.train, data.val, bank, fold_cfg, TrainRun())
+        calibration = calibrate_critic(encoder, bank, data.val, data.val_noisy, fold_cfg.uncertain_accuracy)
+        test = [c for c in data.test if c.clip.corpus == "ravdess"]
+        from ..voice.calibration import softmax
+
+        probs = softmax(critic_logits(encoder, bank, test), calibration["temperature"])
+        fold_labels = _labels(encoder, test)
+        probabilities.append(probs)
+        labels.append(fold_labels)
+        actors.extend(c.clip.actor for c in test)
+        per_fold.append({**split, "temperature": calibration["temperature"], "accuracy": float(np.mean(probs.argmax(1) == fold_labels))})
+        logger.info("critic fold %d/%d: test actors %s, accuracy %.3f, T %.3f", k + 1, folds, split["test"], per_fold[-1]["accuracy"], calibration["temperature"])
+    return {"probabilities": np.concatenate(probabilities), "labels": np.concatenate(labels), "actors": actors, "folds": per_fold}
+
+
 def train_voice(output: str | os.PathLike[str], config: VoiceTrainConfig | None = None, data_root: str | None = None, *,
                 resume: bool = False, checkpoint_every: int | None = None, only: str | None = None) -> dict:
     """Train the speech critic and the conversion denoiser; write the pipeline folder ``output``.
 
     The feature cache, the split and both models' hyper-parameters come from ``config`` (the shipped
     model's by default); ``resume`` and ``checkpoint_every`` as in :func:`~emogen.training.music.train_music`.
-    ``only="critic"`` retrains just the critic inside an existing ``output`` (:func:`train_critic_only`).
+    ``only="critic"`` retrains just the critic inside an existing ``output`` (:func:`train_critic_only`),
+    ``only="converter"`` just the converter and its intensity curves (:func:`train_converter_only`),
+    ``only="intensity"`` just measures the curves (:func:`fit_intensity_only`).
     Returns the scores (encoder validation/test, critic calibration, speaker probes, minutes), also in
     ``scores.json``.
     """
     from ..pipelines.pipeline_emo_voice import EmoVoicePipeline
 
     if only is not None:
-        if only not in ("critic", "intensity"):
-            msg = f"only must be 'critic' or 'intensity' (or None for the whole recipe), got {only!r}"
+        if only not in VOICE_STAGES:
+            msg = f"only must be one of {', '.join(VOICE_STAGES)} (or None for the whole recipe), got {only!r}"
             raise ValueError(msg)
         if only == "intensity":
             return fit_intensity_only(output, data_root)
+        if only == "converter":
+            return train_converter_only(output, config, data_root, resume=resume, checkpoint_every=checkpoint_every)
         return train_critic_only(output, config, data_root, resume=resume, checkpoint_every=checkpoint_every)
     config = config or VoiceTrainConfig()
     run = TrainRun(checkpoint_dir=train_state_dir(output), resume=resume, checkpoint_every=checkpoint_every)
@@ -729,9 +830,7 @@ def train_voice(output: str | os.PathLike[str], config: VoiceTrainConfig | None 
 
         # 2. conversion denoiser on DTW-aligned pairs of the training actors
         with run.timed("converter"):
-            pairs = build_pairs([c for c in items if c.clip.actor in conv_cfg.train_actors], conv_cfg.normal_intensity,
-                                conv_cfg.denoiser_kwargs.get("num_modified_mcep", 13), conv_cfg.denoiser_kwargs.get("utterance_norm", False))
-            logger.info("%d conversion pairs", len(pairs))
+            pairs = converter_pairs(conv_cfg, config.cache, data_root, items)
             denoiser, scheduler, converter_fit = train_converter(pairs, bank, conv_cfg, run)
 
     pipe = EmoVoicePipeline(denoiser=denoiser, scheduler=scheduler, emotion_bank=bank, speech_critic=encoder)
@@ -740,9 +839,7 @@ def train_voice(output: str | os.PathLike[str], config: VoiceTrainConfig | None 
         denoiser.register_to_config(intensity_curves=ravdess_intensity_curves(pipe, data_root))
     scores = {
         **critic_scores,
-        "intensity_curves": denoiser.config.intensity_curves,
-        "num_pairs": len(pairs),
-        "rate_slopes": dict(zip(bank.categories, denoiser.config.rate_slopes)),
+        **_converter_scores(denoiser, bank, pairs),
         "minutes": dict(run.minutes),
         "config": json.loads(json.dumps(asdict(config), default=list)),
         "history": {"encoder": encoder_fit.history, "converter": converter_fit.history},
@@ -786,14 +883,8 @@ def train_critic_only(output: str | os.PathLike[str], config: VoiceTrainConfig |
     are updated (the converter's are kept) and the critic sections of the model card rewritten.
     """
     from ..utils import atomic_output
-    from .recipe import _finite, _json_default
 
-    output = Path(output)
-    if not (output / "model_index.json").is_file():
-        from ..errors import CheckpointNotFoundError
-
-        msg = f"--only critic retrains the critic of an existing voice pipeline folder, but {str(output)!r} has no model_index.json; run the whole recipe first"
-        raise CheckpointNotFoundError(msg)
+    output = _existing_pipeline(output, "critic")
     config = config or VoiceTrainConfig()
     run = TrainRun(checkpoint_dir=train_state_dir(output), resume=resume, checkpoint_every=checkpoint_every)
     bank = EmotionBank.from_pretrained(output, subfolder="emotion_bank").eval()
@@ -801,32 +892,86 @@ def train_critic_only(output: str | os.PathLike[str], config: VoiceTrainConfig |
         ravdess_items = None if config.encoder.from_audio else list(build_cache(config.cache, root=data_root).values())
         encoder, critic_scores, encoder_fit = _critic_stage(config, bank, run, data_root, ravdess_items)
 
-    # replace speech_critic/ whole: write beside it, then swap
-    tmp = output / ".speech_critic.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    encoder.save_pretrained(str(tmp))
-    old = output / ".speech_critic.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if (output / "speech_critic").exists():
-        os.replace(output / "speech_critic", old)
-    os.replace(tmp, output / "speech_critic")
-    shutil.rmtree(old, ignore_errors=True)
-
-    scores_path = output / "scores.json"
-    scores = json.loads(scores_path.read_text()) if scores_path.is_file() else {}
-    scores.update(critic_scores)
-    scores.setdefault("minutes", {}).update({k: v for k, v in run.minutes.items()})
-    scores.setdefault("config", {})["encoder"] = json.loads(json.dumps(asdict(config.encoder), default=list))
-    scores.setdefault("history", {})["encoder"] = encoder_fit.history
-    with atomic_output(scores_path) as tmp_file:
-        tmp_file.write_text(json.dumps(_finite(json.loads(json.dumps(scores, default=_json_default))), indent=2, sort_keys=True) + "\n")
+    _replace_component(output, "speech_critic", encoder)
+    scores = _update_scores(output, critic_scores, run, "encoder", asdict(config.encoder), encoder_fit)
     card = output / "README.md"
     if card.is_file():
         with atomic_output(card) as tmp_file:
             tmp_file.write_text(update_critic_card(card.read_text(), scores, output))
     if run.checkpoint_dir is not None:
         shutil.rmtree(run.checkpoint_dir, ignore_errors=True)
-    logger.info("replaced %s", output / "speech_critic")
+    return scores
+
+
+def train_converter_only(output: str | os.PathLike[str], config: VoiceTrainConfig | None = None, data_root: str | None = None, *,
+                         resume: bool = False, checkpoint_every: int | None = None) -> dict:
+    """Retrain only the conversion denoiser of the pipeline folder ``output`` (and measure its intensity
+    curves); the critic, the bank and the scheduler stay. ``denoiser/`` is replaced and the converter's
+    entries of ``scores.json`` updated; the model card's converter numbers are the benchmark's to update."""
+    from ..pipelines.pipeline_emo_voice import EmoVoicePipeline
+
+    output = _existing_pipeline(output, "converter")
+    config = config or VoiceTrainConfig()
+    run = TrainRun(checkpoint_dir=train_state_dir(output), resume=resume, checkpoint_every=checkpoint_every)
+    pipe = EmoVoicePipeline.from_pretrained(str(output))
+    with run.timed("converter"):
+        pairs = converter_pairs(config.converter, config.cache, data_root)
+        pipe.denoiser, _, converter_fit = train_converter(pairs, pipe.emotion_bank, config.converter, run)
+    with run.timed("intensity"):
+        pipe.denoiser.register_to_config(intensity_curves=ravdess_intensity_curves(pipe, data_root))
+    _replace_component(output, "denoiser", pipe.denoiser)
+    scores = _update_scores(output, _converter_scores(pipe.denoiser, pipe.emotion_bank, pairs), run, "converter", asdict(config.converter), converter_fit)
+    if run.checkpoint_dir is not None:
+        shutil.rmtree(run.checkpoint_dir, ignore_errors=True)
+    return scores
+
+
+def _converter_scores(denoiser: VoiceConversionDenoiser, bank: EmotionBank, pairs: list[ConversionPair]) -> dict:
+    """The converter's entries of ``scores.json``: intensity curves, pairs per corpus and rate slopes."""
+    return {
+        "intensity_curves": denoiser.config.intensity_curves,
+        "num_pairs": len(pairs),
+        "num_pairs_per_corpus": {c: sum(p.corpus == c for p in pairs) for c in sorted({p.corpus for p in pairs})},
+        "rate_slopes": dict(zip(bank.categories, denoiser.config.rate_slopes)),
+    }
+
+
+def _existing_pipeline(output: str | os.PathLike[str], stage: str) -> Path:
+    output = Path(output)
+    if not (output / "model_index.json").is_file():
+        from ..errors import CheckpointNotFoundError
+
+        msg = f"--only {stage} retrains the {stage} of an existing voice pipeline folder, but {str(output)!r} has no model_index.json; run the whole recipe first"
+        raise CheckpointNotFoundError(msg)
+    return output
+
+
+def _replace_component(output: Path, name: str, model) -> None:
+    """Replace ``output/name`` whole with ``model.save_pretrained``: written beside it, then swapped."""
+    tmp, old = output / f".{name}.tmp", output / f".{name}.old"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(str(tmp))
+    shutil.rmtree(old, ignore_errors=True)
+    if (output / name).exists():
+        os.replace(output / name, old)
+    os.replace(tmp, output / name)
+    shutil.rmtree(old, ignore_errors=True)
+    logger.info("replaced %s", output / name)
+
+
+def _update_scores(output: Path, update: dict, run: TrainRun, stage: str, stage_config: dict, fit: FitResult) -> dict:
+    """Merge one stage's scores, minutes, config and history into ``output/scores.json`` (atomically)."""
+    from ..utils import atomic_output
+    from .recipe import _finite, _json_default
+
+    scores_path = output / "scores.json"
+    scores = json.loads(scores_path.read_text()) if scores_path.is_file() else {}
+    scores.update(update)
+    scores.setdefault("minutes", {}).update(run.minutes)
+    scores.setdefault("config", {})[stage] = json.loads(json.dumps(stage_config, default=list))
+    scores.setdefault("history", {})[stage] = fit.history
+    with atomic_output(scores_path) as tmp_file:
+        tmp_file.write_text(json.dumps(_finite(json.loads(json.dumps(scores, default=_json_default))), indent=2, sort_keys=True) + "\n")
     return scores
 
 

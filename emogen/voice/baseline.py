@@ -43,18 +43,21 @@ class RuleBasedConverter:
 
     @classmethod
     def fit(cls, items: list[ClipFeatures], normal_intensity: float = 0.6) -> RuleBasedConverter:
-        """Least-squares per-unit-intensity factors from neutral -> emotion pairs (same actor and statement)."""
+        """Least-squares per-unit-intensity factors from neutral -> emotion pairs (same speaker and sentence;
+        RAVDESS or nEMO clips, :func:`~emogen.voice.pairs.pair_group`)."""
+        from .pairs import pair_group, target_amount
+
         neutral = defaultdict(list)
         for c in items:
             if c.clip.emotion == "neutral":
-                neutral[(c.clip.actor, c.clip.statement)].append(c)
+                neutral[pair_group(c.clip)].append(c)
         rows: dict[str, list[tuple[float, np.ndarray]]] = defaultdict(list)
         for c in items:
             if c.clip.emotion == "neutral":
                 continue
-            amount = 1.0 if c.clip.intensity == "strong" else normal_intensity
+            amount = target_amount(c.clip, normal_intensity)
             tm, ts, te = _stats(c.world)
-            for source in neutral[(c.clip.actor, c.clip.statement)]:
+            for source in neutral[pair_group(c.clip)]:
                 sm, ss, se = _stats(source.world)
                 rows[c.clip.emotion].append((amount, np.array([tm - sm, math.log(ts / ss), te - se, math.log(c.seconds / source.seconds)])))
         rules = {}

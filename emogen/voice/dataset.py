@@ -1,5 +1,6 @@
-"""RAVDESS feature cache for voice training: WORLD features and encoder frames of every clip, computed
-once and stored in a cache folder under ``runs/`` (never in the repository).
+"""Feature caches for voice training: WORLD features and encoder frames of every RAVDESS clip
+(:func:`build_cache`) and of nEMO clips (:func:`build_nemo_cache`), computed once and stored in a cache
+folder under ``runs/`` (never in the repository).
 
 The cache file is named by a hash of the clip list (paths, sizes, modification times), the feature
 configuration (:func:`feature_config`) and :data:`FEATURES_VERSION` (:mod:`emogen.utils.cache`): a changed
@@ -16,13 +17,14 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from ..data.nemo import NemoClip, load_nemo, read_nemo_audio
 from ..data.ravdess import RavdessClip, load_ravdess
 from ..utils.cache import cache_key, load_or_build
 from .audio import MODEL_SAMPLE_RATE, resample, to_mono, trim_silence
 from .features import ENCODER_FEATURE_DIM, HOP_SECONDS, NUM_MELS, encoder_features
 from .world import FRAME_PERIOD_MS, NUM_MCEP, WorldFeatures, analyze
 
-__all__ = ["FEATURES_VERSION", "ClipFeatures", "build_cache", "clip_features", "feature_config"]
+__all__ = ["FEATURES_VERSION", "ClipFeatures", "build_cache", "build_nemo_cache", "clip_features", "feature_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +38,9 @@ FEATURES_VERSION = "1"
 
 @dataclass
 class ClipFeatures:
-    """Cached features of one RAVDESS clip (all trimmed to the speech plus a short pad)."""
+    """Cached features of one RAVDESS or nEMO clip (all trimmed to the speech plus a short pad)."""
 
-    clip: RavdessClip
+    clip: RavdessClip | NemoClip
     world: WorldFeatures
     encoder: np.ndarray  # (frames at 10 ms, ENCODER_FEATURE_DIM)
     seconds: float  # trimmed duration
@@ -49,10 +51,17 @@ class ClipFeatures:
         return self.clip.path.stem
 
 
-def clip_features(clip: RavdessClip) -> ClipFeatures:
-    """Read, trim and analyse one clip."""
+def _read_clip(clip: RavdessClip | NemoClip) -> tuple[np.ndarray, int]:
+    if isinstance(clip, NemoClip):
+        return read_nemo_audio(clip)
     audio, sr = sf.read(str(clip.path), dtype="float32", always_2d=True)
-    audio = resample(to_mono(audio), sr, MODEL_SAMPLE_RATE)
+    return to_mono(audio), sr
+
+
+def clip_features(clip: RavdessClip | NemoClip) -> ClipFeatures:
+    """Read (RAVDESS FLAC with soundfile, nEMO Opus with PyAV), trim and analyse one clip at the model rate."""
+    audio, sr = _read_clip(clip)
+    audio = resample(audio, sr, MODEL_SAMPLE_RATE)
     start, end = trim_silence(audio, MODEL_SAMPLE_RATE, top_db=TRIM_TOP_DB, pad_seconds=TRIM_PAD_SECONDS)
     audio = audio[start:end]
     world = analyze(audio, MODEL_SAMPLE_RATE)
@@ -87,16 +96,26 @@ def build_cache(
             :func:`~emogen.data.data_root`).
         actors (`set[int]`, *optional*): only these actors (default: all).
     """
-    clips = load_ravdess(root, actors=actors)
+    return _features_cache(cache_dir, "ravdess-features", load_ravdess(root, actors=actors))
+
+
+def build_nemo_cache(
+    cache_dir: str | os.PathLike[str], root: str | os.PathLike[str] | None = None, speakers: tuple[str, ...] | set[str] | None = None
+) -> dict[str, ClipFeatures]:
+    """Features of every nEMO clip (of ``speakers``), keyed by file stem; cached as :func:`build_cache`."""
+    return _features_cache(cache_dir, "nemo-features", load_nemo(root, speakers=speakers))
+
+
+def _features_cache(cache_dir: str | os.PathLike[str], name: str, clips: list) -> dict[str, ClipFeatures]:
     key = cache_key([clip.path for clip in clips], feature_config(), FEATURES_VERSION)
 
     def build() -> dict[str, ClipFeatures]:
+        from tqdm.auto import tqdm
+
         out: dict[str, ClipFeatures] = {}
-        for n, clip in enumerate(clips):
+        for clip in tqdm(clips, desc=f"{name} (WORLD analysis)", unit="clip", mininterval=5.0):
             feats = clip_features(clip)
             out[feats.key] = feats
-            if n % 100 == 0:
-                logger.info("analysed %d/%d clips", n, len(clips))
         return out
 
-    return load_or_build(cache_dir, "ravdess-features", key, build)
+    return load_or_build(cache_dir, name, key, build)
