@@ -214,8 +214,7 @@ def nemo_section(pipe, cache: Path, call_kwargs: dict, seed: int, every: int) ->
             p_target["real"].append(float(p[judge.classes.index(emotion)]))
             for key, signal in (("real", y), ("model", out), ("rule", signals["rule"])):
                 rates[emotion][key].append(float(np.log(speech_seconds(signal) / source_seconds)))
-    print(f"
-nEMO (Polish) held-out speakers {NEMO_SPLITS['test']}: {len(sources)} neutral clips x {len(emotions)} emotions = "
+    print(f"\nnEMO (Polish) held-out speakers {NEMO_SPLITS['test']}: {len(sources)} neutral clips x {len(emotions)} emotions = "
           f"{len(sources) * len(emotions)} conversions at a=1.0; judge: eGeMAPS + logistic regression on nEMO's training speakers "
           f"({len(judge.classes)} classes, chance {1 / len(judge.classes):.2f})")
     print(f"| {'system':<22} | {'judge acc':>9} | {'p target':>8} | {'MCD dB':>7} |")
