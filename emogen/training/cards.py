@@ -14,6 +14,9 @@ from .recipe import folder_megabytes
 
 __all__ = ["music_model_card", "voice_model_card"]
 
+#: How the model cards name the speech corpora.
+CORPUS_LABELS = {"ravdess": "RAVDESS", "nemo": "nEMO"}
+
 
 def _size(folder: Path) -> str:
     mb = folder_megabytes(folder)
@@ -74,6 +77,7 @@ def voice_model_card(output: Path, scores: dict) -> str:
     test, val = scores["encoder_test"], scores["encoder_validation"]
     minutes = scores["minutes"]
     slopes = ", ".join(f"{k} {math.exp(v):.2f}x" for k, v in scores["rate_slopes"].items() if v)
+    pairs_per_corpus = ", ".join(f"{CORPUS_LABELS.get(k, k)} {v}" for k, v in scores.get("num_pairs_per_corpus", {}).items())
     return f"""# emogen voice checkpoint
 
 Emotional voice conversion (`EmoVoicePipeline`) and the speech emotion encoder (`speech_critic`), trained
@@ -84,7 +88,8 @@ shared `EmotionBank`, fixed), `speech_critic/` (`SpeechEmotionEncoder`). Total s
 ## Data
 RAVDESS speech (Livingstone & Russo, 2018), actors 01-20, 16 kHz, **CC BY-NC-SA 4.0**: these weights
 inherit that licence (non-commercial, share-alike). Speaker-independent split by actor: train 01-16,
-validation 17-18, test 19-20.
+validation 17-18, test 19-20. nEMO (Christop, LREC-COLING 2024; acted Polish, **CC BY-NC-SA 4.0**):
+the converter learns from the parallel pairs of its training speakers too.
 
 ## Command
 ```
@@ -114,9 +119,11 @@ WORLD (dio + stonemask, 5 ms) features; the denoiser (8 residual FiLM blocks, 12
 deltas of log-F0, energy (c0) and the mel-cepstrum c1-c12 from the source features (log-F0 and
 mel-cepstrum mean-normalised per utterance, so no speaker identity goes in) and the target embedding (category at 1.0 for strong, 0.6
 for normal, neutral pairs at 0), trained on {scores['num_pairs']} DTW-aligned neutral -> emotion pairs of the
-same actor and statement, with 10% emotion dropout for classifier-free guidance. Higher cepstra, and
+same speaker and sentence ({pairs_per_corpus}; corpora weighted equally in the batches, nEMO targets at
+intensity 0.8 since nEMO does not label it), with 10% emotion dropout for classifier-free guidance. Higher cepstra, and
 so the speaker's spectral identity, are kept. Sampling: DDIM, 10 steps, guidance 2.0, initial-noise
-temperature 0.5 (chosen on the validation actors 17-18). Duration factors at intensity 1 from the training pairs:
+temperature 0.5 (chosen on the validation actors 17-18). Duration factors at intensity 1 from the RAVDESS
+training pairs (nEMO's speakers speed up for anger where RAVDESS' actors slow down, so the two are not pooled):
 {slopes}.
 
 ## Intensity curves
