@@ -11,9 +11,9 @@ from emogen.modules import CompositionalGuidance, EmotionEmbedding, FiLMTemporal
 
 torch.set_num_threads(1)
 
-#: sha256 over (old key name, tensor bytes) of checkpoints/voice/denoiser before the backbone moved to
-#: emogen.modules (its keys were renamed, its tensors are unchanged).
-SHIPPED_DENOISER_DIGEST = "13c279d54388a193b3dcd5d8826ce43042bdb50290efc273d5eac3cedf4eba07"
+#: sha256 over (key name as before the backbone moved to emogen.modules, tensor bytes) of the shipped
+#: checkpoints/voice/denoiser (the RAVDESS + nEMO converter): loading must not change a tensor.
+SHIPPED_DENOISER_DIGEST = "a86ae25af3ac32e4e5612c5895a208a70a16a00e3760a53ac7d13e653c2f3f46"
 SHIPPED_PRIOR_DIGEST = "d5661b56a8e159ec01ce56236782fdcfa3ab493040d57ad1c05a3b743ce6edb2"
 
 
