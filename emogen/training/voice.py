@@ -284,17 +284,11 @@ def _clip_meta(corpus: str, clip) -> CriticClip:
     return CriticClip(str(clip.path), corpus, f"nemo-{clip.speaker}", clip.emotion, "unknown")
 
 
-def _read_16k(corpus: str, clip) -> np.ndarray:
-    import soundfile as sf
+def _read_16k(clip) -> np.ndarray:
+    from ..voice.audio import MODEL_SAMPLE_RATE, resample
+    from ..voice.dataset import read_clip
 
-    from ..data.nemo import read_nemo_audio
-    from ..voice.audio import MODEL_SAMPLE_RATE, resample, to_mono
-
-    if corpus == "ravdess":
-        audio, rate = sf.read(str(clip.path), dtype="float32", always_2d=True)
-        audio = to_mono(audio)
-    else:
-        audio, rate = read_nemo_audio(clip)
+    audio, rate = read_clip(clip)
     return resample(audio, int(rate), MODEL_SAMPLE_RATE).astype(np.float32)
 
 
@@ -394,7 +388,7 @@ def build_critic_data(config: EncoderTrainConfig, cache_dir: str, data_root: str
         def audio_of(clip, corpus=corpus, memo=memo) -> np.ndarray:
             key = str(clip.path)
             if key not in memo:
-                memo[key] = _read_16k(corpus, clip)
+                memo[key] = _read_16k(clip)
             return memo[key]
 
         for split, clips in sources.items():

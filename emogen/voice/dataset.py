@@ -24,7 +24,7 @@ from .audio import MODEL_SAMPLE_RATE, resample, to_mono, trim_silence
 from .features import ENCODER_FEATURE_DIM, HOP_SECONDS, NUM_MELS, encoder_features
 from .world import FRAME_PERIOD_MS, NUM_MCEP, WorldFeatures, analyze
 
-__all__ = ["FEATURES_VERSION", "ClipFeatures", "build_cache", "build_nemo_cache", "clip_features", "feature_config"]
+__all__ = ["FEATURES_VERSION", "ClipFeatures", "build_cache", "build_nemo_cache", "clip_features", "feature_config", "read_clip"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,8 @@ class ClipFeatures:
         return self.clip.path.stem
 
 
-def _read_clip(clip: RavdessClip | NemoClip) -> tuple[np.ndarray, int]:
+def read_clip(clip: RavdessClip | NemoClip) -> tuple[np.ndarray, int]:
+    """Mono float32 samples of a corpus clip at its own rate: RAVDESS FLAC with soundfile, nEMO Opus with PyAV."""
     if isinstance(clip, NemoClip):
         return read_nemo_audio(clip)
     audio, sr = sf.read(str(clip.path), dtype="float32", always_2d=True)
@@ -59,8 +60,8 @@ def _read_clip(clip: RavdessClip | NemoClip) -> tuple[np.ndarray, int]:
 
 
 def clip_features(clip: RavdessClip | NemoClip) -> ClipFeatures:
-    """Read (RAVDESS FLAC with soundfile, nEMO Opus with PyAV), trim and analyse one clip at the model rate."""
-    audio, sr = _read_clip(clip)
+    """Read (:func:`read_clip`), trim and analyse one clip at the model rate."""
+    audio, sr = read_clip(clip)
     audio = resample(audio, sr, MODEL_SAMPLE_RATE)
     start, end = trim_silence(audio, MODEL_SAMPLE_RATE, top_db=TRIM_TOP_DB, pad_seconds=TRIM_PAD_SECONDS)
     audio = audio[start:end]
