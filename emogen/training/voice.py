@@ -767,6 +767,8 @@ def cross_validate_critic(config: EncoderTrainConfig, cache: str, folds: int = 5
     calibrated probabilities and labels (``probabilities``, ``labels``, ``actors``) and, per fold, its
     actors, temperature and test accuracy.
     """
+    from ..voice.calibration import softmax
+
     bank = EmotionBank().eval()
     probabilities, labels, actors, per_fold = [], [], [], []
     for k, split in enumerate(ravdess_folds(folds)):
@@ -775,8 +777,6 @@ def cross_validate_critic(config: EncoderTrainConfig, cache: str, folds: int = 5
         encoder, _, _ = train_encoder(data.train, data.val, bank, fold_cfg, TrainRun())
         calibration = calibrate_critic(encoder, bank, data.val, data.val_noisy, fold_cfg.uncertain_accuracy)
         test = [c for c in data.test if c.clip.corpus == "ravdess"]
-        from ..voice.calibration import softmax
-
         probs = softmax(critic_logits(encoder, bank, test), calibration["temperature"])
         fold_labels = _labels(encoder, test)
         probabilities.append(probs)
