@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import DataNotFoundError
 from .paths import dataset_dir
 
-__all__ = ["NEMO_CATEGORIES", "NEMO_EMOTIONS", "NEMO_SPLITS", "NemoClip", "load_nemo", "read_nemo_audio"]
+__all__ = ["NEMO_CATEGORIES", "NEMO_EMOTIONS", "NEMO_INTENSITY", "NEMO_SPLITS", "NemoClip", "load_nemo", "read_nemo_audio"]
 
 #: nEMO emotion label -> canonical emogen category.
 NEMO_EMOTIONS: dict[str, str] = {
@@ -33,6 +33,8 @@ NEMO_EMOTIONS: dict[str, str] = {
 }
 #: The bank categories nEMO covers (no calm, disgusted or contempt).
 NEMO_CATEGORIES: tuple[str, ...] = ("neutral", "happy", "sad", "angry", "fearful", "surprised")
+#: The intensity an nEMO clip stands for in training (nEMO does not label how strongly each clip is acted).
+NEMO_INTENSITY: float = 0.8
 #: Speaker-independent split, balanced by gender: train 3 male + 3 female, validation 1 male, test 1 + 1.
 NEMO_SPLITS: dict[str, tuple[str, ...]] = {
     "train": ("KS0", "MP0", "TP0", "EB0", "IC0", "MK0"),

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data.nemo import NEMO_SPLITS
+from ..data.nemo import NEMO_INTENSITY, NEMO_SPLITS
 from ..emotion import EmotionBank, EmotionDropout
 from ..modules import GradientReversal
 from ..schedulers import DDIMScheduler
@@ -125,7 +125,7 @@ class EncoderTrainConfig:
     weight_decay: float = 1e-2
     crop_frames: int = 250
     normal_intensity: float = 0.6
-    unknown_intensity: float = 0.8
+    unknown_intensity: float = NEMO_INTENSITY
     vad_weight: float = 1.0
     intensity_weight: float = 1.0
     speaker_weight: float = 0.3
@@ -178,7 +178,7 @@ class ConverterTrainConfig:
 
     train_actors: tuple[int, ...] = tuple(range(1, 17))
     nemo_speakers: tuple[str, ...] = NEMO_SPLITS["train"]
-    unlabelled_intensity: float = 0.8
+    unlabelled_intensity: float = NEMO_INTENSITY
     corpus_weights: dict = field(default_factory=lambda: {"ravdess": 1.0, "nemo": 1.0})
     neutral_weight: dict = field(default_factory=lambda: {"ravdess": 4.0, "nemo": 1.0})
     rate_corpora: tuple[str, ...] = ("ravdess",)

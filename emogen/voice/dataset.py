@@ -9,7 +9,6 @@ clip, setting or feature code builds a new file instead of reusing stale feature
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -25,8 +24,6 @@ from .features import ENCODER_FEATURE_DIM, HOP_SECONDS, NUM_MELS, encoder_featur
 from .world import FRAME_PERIOD_MS, NUM_MCEP, WorldFeatures, analyze
 
 __all__ = ["FEATURES_VERSION", "ClipFeatures", "build_cache", "build_nemo_cache", "clip_features", "feature_config", "read_clip"]
-
-logger = logging.getLogger(__name__)
 
 #: Silence kept around the speech when trimming training clips (seconds).
 TRIM_PAD_SECONDS = 0.2

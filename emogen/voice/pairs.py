@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.nemo import NemoClip
+from ..data.nemo import NEMO_INTENSITY, NemoClip
 from ..data.ravdess import RavdessClip
 from .dataset import ClipFeatures
 from .denoiser import condition_features, pool_frames
@@ -75,7 +75,7 @@ def pair_group(clip: RavdessClip | NemoClip) -> tuple[str, tuple]:
     return "ravdess", (clip.actor, clip.statement)
 
 
-def target_amount(clip: RavdessClip | NemoClip, normal_intensity: float, unlabelled_intensity: float = 0.8) -> float:
+def target_amount(clip: RavdessClip | NemoClip, normal_intensity: float, unlabelled_intensity: float = NEMO_INTENSITY) -> float:
     """The intensity an emotional clip stands for: RAVDESS strong 1.0 / normal ``normal_intensity``, nEMO
     (not labelled) ``unlabelled_intensity``."""
     if isinstance(clip, NemoClip):
@@ -84,7 +84,7 @@ def target_amount(clip: RavdessClip | NemoClip, normal_intensity: float, unlabel
 
 
 def build_pairs(items: list[ClipFeatures], normal_intensity: float, num_modified_mcep: int, utterance_norm: bool = True,
-                unlabelled_intensity: float = 0.8) -> list[ConversionPair]:
+                unlabelled_intensity: float = NEMO_INTENSITY) -> list[ConversionPair]:
     """All neutral -> emotion pairs (same speaker and sentence) and neutral -> neutral pairs of ``items``.
 
     A RAVDESS target is at intensity 1.0 (strong) or ``normal_intensity``; an nEMO target, whose intensity
