@@ -2,6 +2,11 @@
 
 Reported (one table, then its figure):
 
+- models: the element VQ-VAE's reconstruction of the EMOPIA test bars (onset F1 at p > 0.3, pitch F1 of
+  the keys a bar starts, position F1 of its onset sixteenths, duration and velocity accuracy at the true
+  onsets), how far each element's statistics move when one element's codes are taken from another bar
+  (element transfer: its own statistic should move, the others not), and the prior's validation NLL per
+  code with and without the emotion;
 - recognition: the music critic (the network the pipeline reranks with) and the evaluation-only judge
   (logistic regression on hand-made note statistics, trained on the EMOPIA train split, see
   ``emogen/music/judge.py``) on the real EMOPIA test clips: 4 quadrants, arousal, valence;
@@ -45,7 +50,9 @@ from emogen.music.judge import QUADRANTS, EmotionJudge
 from emogen.music.metrics import MUSICALITY_FEATURES, CopyIndex, note_tokens, overlapping_area, realism_accuracy, sweep_shape
 from emogen.music.representation import events_from_grid, grid_from_events
 from emogen.music.stats import CLIP_STATISTIC_NAMES, STATISTIC_NAMES, clip_statistics, note_array, piece_statistics
-from emogen.music.evaluation import critic_predict, critic_probabilities, quadrant_scores
+from emogen.music.evaluation import (bars_of, critic_predict, critic_probabilities, element_transfer_movement, encode_clips,
+                                     evaluate_vqvae, prior_nll, quadrant_scores)
+from emogen.music.features import ELEMENTS
 from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline
 
 CATEGORIES = ("happy", "angry", "sad", "calm")  # Q1..Q4
@@ -116,6 +123,15 @@ def main() -> None:
     test_grids = load_music_clips("test")
     critic_true = np.array([QUADRANTS.index(c.quadrant) for c in test_grids])
     critic_real = quadrant_scores(critic_predict(pipe.music_critic, pipe.emotion_bank, [c.grid for c in test_grids]), critic_true)
+
+    # models: VQ-VAE reconstruction and element transfer on test bars, prior likelihood on val clips
+    vq_test = evaluate_vqvae(pipe.vqvae, test_grids)
+    bars = bars_of(test_grids)
+    nonempty = bars[0].flatten(1).any(1)
+    transfer = element_transfer_movement(pipe.vqvae, *(x[nonempty] for x in bars), seed=args.seed)
+    val_sequences = encode_clips(pipe.vqvae, load_music_clips("val"), (0,))
+    nll = {"conditioned": prior_nll(pipe.prior, val_sequences, pipe.emotion_bank, True),
+           "unconditional": prior_nll(pipe.prior, val_sequences, pipe.emotion_bank, False)}
 
     # 2. controllability (intensity 1) and 3. intensity levels
     generated: dict[tuple[str, float], list] = {}
@@ -202,6 +218,10 @@ def main() -> None:
     def row(name: str, value: str) -> None:
         print(f"| {name:<52} | {value:>28} |")
 
+    row("VQ-VAE test bars: onset F1 / pitch F1 / position F1", f"{vq_test['onset_f1']:.3f} / {vq_test['pitch_f1']:.3f} / {vq_test['position_f1']:.3f}")
+    row("VQ-VAE test notes: duration / velocity accuracy (+-1)",
+        f"{vq_test['duration_accuracy']:.3f} / {vq_test['velocity_accuracy']:.3f} ({vq_test['velocity_within_one']:.3f})")
+    row("prior val NLL per code: conditioned / unconditional", f"{nll['conditioned']:.3f} / {nll['unconditional']:.3f}")
     for who, s in (("critic", critic_real), ("judge", judge_real)):
         row(f"{who} on real test clips: quadrant / arousal / valence", f"{s['quadrant']:.3f} / {s['arousal']:.3f} / {s['valence']:.3f}")
     for cat in CATEGORIES:
@@ -230,6 +250,7 @@ def main() -> None:
     row("sweep: statistics |rho| >= 0.9, step <= 1/2", f"{stats_sweep_ok} / {len(stat_sweeps)}")
     row("seconds for 16 bars, batch 1, 1 thread (median)", f"{speed:.3f}")
     checks = {
+        "VQ-VAE test onset F1 >= 0.9": vq_test["onset_f1"] >= 0.9,
         "critic test accuracy >= 0.65": critic_real["quadrant"] >= 0.65,
         "stats within 25% of real (all)": within_count == within_total,
         "realism acc <= real-vs-real + 0.05": realism_gen <= realism_real + 0.05,
@@ -252,6 +273,13 @@ def main() -> None:
         cells = [stats_table[q][f] for q in QUADRANTS]
         print(f"| {f} | " + " | ".join(f"{c['generated']:.2f} / {c['real']:.2f} = {c['ratio']:.2f}{'*' if c['within'] else ''}" for c in cells) + " |")
 
+    print(f"\nelement transfer ({int(nonempty.sum())} test bars, each given another bar's codes of one element): how far each "
+          "element's statistic moved toward the other bar's (1 = all the way, 0 = not at all)")
+    print("| transferred | " + " | ".join(ELEMENTS) + " |")
+    print("|---|" + "---|" * len(ELEMENTS))
+    for element in ELEMENTS:
+        print(f"| {element} | " + " | ".join(f"{transfer[element][s]:.2f}" for s in ELEMENTS) + " |")
+
     print(f"\nintensity sweep ({args.per_quadrant} clips per level): mean at a = {' / '.join(f'{a:g}' for a in SWEEP)}; "
           "Spearman rho; largest step's share of the total change")
     print("| emotion | measure | values | rho | largest step |")
@@ -264,7 +292,7 @@ def main() -> None:
     print(f"(benchmark took {(time.time() - t0) / 60:.1f} min)")
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"critic_real": critic_real, "judge_real": judge_real, "control": control, "control_mean": control_mean,
+    out.write_text(json.dumps({"vqvae_test": vq_test, "element_transfer": transfer, "prior_val_nll": nll, "critic_real": critic_real, "judge_real": judge_real, "control": control, "control_mean": control_mean,
                                "judge_real_per_quadrant": real_per_quadrant, "intensity": intensity, "monotone": mono,
                                "overlapping_area": oa, "copied_run_generated": gen_runs, "copied_run_real": real_runs,
                                "seconds_16_bars": speed, "checks": checks, "args": vars(args),

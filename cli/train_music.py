@@ -28,7 +28,7 @@ class Stage(str, Enum):
 @train_command("music", EXAMPLES)
 def train_music_command(
     output: TrainOutputOpt = Path("checkpoints/music"),
-    vq_steps: Annotated[int, typer.Option("--vq-steps", min=1, help="VQ-VAE optimisation steps.")] = 2500,
+    vq_steps: Annotated[int, typer.Option("--vq-steps", min=1, help="VQ-VAE optimisation steps.")] = 6000,
     prior_steps: Annotated[int, typer.Option("--prior-steps", min=1, help="Prior optimisation steps.")] = 3000,
     critic_steps: Annotated[int, typer.Option("--critic-steps", min=1, help="Critic optimisation steps.")] = 1000,
     small: Annotated[bool, typer.Option("--small", help="A tiny, fast configuration (for tests; not a useful model).")] = False,
@@ -49,7 +49,7 @@ def train_music_command(
 
     start_training(threads)
     if small:
-        config = MusicTrainConfig(codebook_sizes=(16, 16, 8, 8), latent_dim=8, vq_hidden=32, vq_steps=min(vq_steps, 20), vq_batch=64,
+        config = MusicTrainConfig(codebook_sizes=(16, 16, 8, 8), codes_per_element=(2, 2, 1, 1), slots_per_bar=2, latent_dim=8, vq_hidden=32, vq_steps=min(vq_steps, 20), vq_batch=64,
                                   prior_d_model=32, prior_layers=1, prior_heads=2, prior_bars=8, prior_steps=min(prior_steps, 20),
                                   prior_batch=8, critic_hidden=16, critic_steps=min(critic_steps, 30), critic_batch=8,
                                   transpositions=(0,), seed=seed, max_clips=24)

@@ -140,7 +140,7 @@ class EmoMusicPipeline(EmogenPipeline):
                 raise InputError(msg)
 
     def encode_reference(self, reference: EventSequence | BarGrid) -> torch.Tensor:
-        """Element codes `(bars, 4)` of a piece (for element transfer)."""
+        """Element codes `(bars, C)` of a piece, in the VQ-VAE's ``code_layout`` order (for element transfer)."""
         grid = reference if isinstance(reference, BarGrid) else grid_from_events(reference)
         if grid.num_bars == 0 or not grid.onsets.any():
             msg = "the reference piece has no notes on the piano range (MIDI 21-108); give a piece with notes"

@@ -105,9 +105,10 @@ class EmotionCodePrior(ModelMixin, ConfigMixin):
         """Teacher-forced logits for `(B, T, C)` codes: column ``e`` of bar ``t`` sees bars ``< t`` and
         columns ``< e`` of bar ``t``."""
         states = self.hidden(codes, emotion, mask)[:, :-1]
-        columns = len(self.config.codebook_sizes)
-        chosen = [codes[..., i] for i in range(columns)]
-        logits = [self.element_logits(states, chosen, e) for e in range(columns)]
+        # the in-bar inputs of every column at once: the state plus the running sum of the earlier columns' embeddings
+        inner = torch.stack([table(codes[..., i]) for i, table in enumerate(self.inner_embeddings)]).cumsum(0)
+        inputs = [states, *(states + prefix for prefix in inner)]
+        logits = [head(h) for head, h in zip(self.heads, inputs)]
         if not return_dict:
             return (logits,)
         return EmotionCodePriorOutput(logits=logits)

@@ -6,6 +6,13 @@ element's summary (:mod:`emogen.music.features`) and its own codebook, and the d
 fixed subsets of slices -- onsets from (rhythm, pitch), durations from (duration, rhythm, pitch),
 velocities from (velocity, rhythm, pitch). Replacing one slice's code therefore changes that element and
 nothing upstream of it, which is what element transfer needs. Bars decode independently, in parallel.
+
+With ``slots_per_bar > 1`` (the shipped model: 8, one slot per eighth note) rhythm and pitch are encoded,
+quantised and decoded per time slot: a slot's pitch code reads which keys start in that slot, its rhythm
+code the slot's onset counts per register, and the slot's onsets are decoded from its own codes plus the
+whole bar's rhythm and pitch codes. A bar-level summary cannot say which key starts where (half of
+EMOPIA's notes share a beat and register with an onset at another position), a per-eighth one mostly can
+(``docs/studies/music_vqvae_layout.md``).
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ class BarLogits(BaseOutput):
 
 @dataclass
 class ElementVQVAEOutput(BaseOutput):
-    """Output of :meth:`ElementVQVAE.forward`: decoder logits, codes `(N, 4)` and the VQ loss."""
+    """Output of :meth:`ElementVQVAE.forward`: decoder logits, codes `(N, C)` and the VQ loss."""
 
     logits: BarLogits
     codes: torch.Tensor
@@ -82,6 +89,10 @@ class ElementVQVAE(ModelMixin, ConfigMixin):
             ``sum(codes_per_element)`` codes.
         hidden_dim (`int`, *optional*, defaults to 256): width of the encoders and decoder heads.
         commitment (`float`, *optional*, defaults to 0.25): VQ commitment weight.
+        slots_per_bar (`int`, *optional*, defaults to 1): time slots of the rhythm and pitch codes. 1: one
+            latent per bar for each; ``S`` > 1: the bar's 16 positions are cut into ``S`` slots, each with
+            ``latent_dim / S`` dimensions and ``codes_per_element / S`` codes of rhythm and of pitch (one
+            shared encoder and onset head for all slots).
 
     Example:
         >>> vq = ElementVQVAE(codebook_sizes=[8, 8, 8, 8], latent_dim=4, hidden_dim=16)
@@ -99,6 +110,7 @@ class ElementVQVAE(ModelMixin, ConfigMixin):
         hidden_dim: int = 256,
         commitment: float = 0.25,
         codes_per_element: list[int] = (1, 1, 1, 1),
+        slots_per_bar: int = 1,
     ) -> None:
         super().__init__()
         sizes, groups = list(codebook_sizes), list(codes_per_element)
@@ -108,13 +120,27 @@ class ElementVQVAE(ModelMixin, ConfigMixin):
         if any(latent_dim % g for g in groups):
             msg = f"latent_dim {latent_dim} must be divisible by every codes_per_element {groups}"
             raise ValueError(msg)
-        self.encoders = nn.ModuleDict({e: _mlp([ELEMENT_INPUT_SIZES[e], hidden_dim, hidden_dim, latent_dim]) for e in ELEMENTS})
+        slots = int(slots_per_bar)
+        if POSITIONS_PER_BAR % slots or latent_dim % slots or any(g % slots for g in groups[:2]):
+            msg = (f"slots_per_bar {slots} must divide the {POSITIONS_PER_BAR} positions, latent_dim {latent_dim} "
+                   f"and the rhythm and pitch codes_per_element {groups[:2]}")
+            raise ValueError(msg)
+        h, d = hidden_dim, latent_dim
+        p, n = POSITIONS_PER_BAR, NUM_PITCHES
+        input_sizes = dict(ELEMENT_INPUT_SIZES)
+        out_sizes = dict.fromkeys(ELEMENTS, d)
+        if slots > 1:  # rhythm and pitch: one shared encoder per slot
+            width = p // slots
+            input_sizes.update(rhythm=ELEMENT_INPUT_SIZES["rhythm"] // slots, pitch=n)
+            out_sizes.update(rhythm=d // slots, pitch=d // slots)
+        self.encoders = nn.ModuleDict({e: _mlp([input_sizes[e], h, h, out_sizes[e]]) for e in ELEMENTS})
         self.quantizers = nn.ModuleDict(
             {self._key(e, g): _Quantizer(k, latent_dim // n) for e, k, n in zip(ELEMENTS, sizes, groups) for g in range(n)}
         )
-        h, d = hidden_dim, latent_dim
-        p, n = POSITIONS_PER_BAR, NUM_PITCHES
-        self.onset_head = _mlp([2 * d, 2 * h, 2 * h, p * n])
+        if slots > 1:  # a slot's onsets from its own rhythm and pitch latents plus the whole bar's
+            self.onset_head = _mlp([2 * (d // slots) + 2 * d, 2 * h, 2 * h, width * n])
+        else:
+            self.onset_head = _mlp([2 * d, 2 * h, 2 * h, p * n])
         self.duration_body = _mlp([3 * d, h, h])
         self.duration_pos = nn.Linear(h, p * len(DURATION_CLASSES))
         self.duration_pitch = nn.Linear(h, n * len(DURATION_CLASSES))
@@ -152,7 +178,13 @@ class ElementVQVAE(ModelMixin, ConfigMixin):
     def latents(self, onsets: torch.Tensor, durations: torch.Tensor, velocities: torch.Tensor) -> dict[str, torch.Tensor]:
         """Continuous (pre-quantisation) latent of each element slice, `(N, latent_dim)` each."""
         inputs = element_inputs(onsets, durations, velocities)
-        return {e: self.encoders[e](inputs[e].to(self.dtype)) for e in ELEMENTS}
+        slots = self.config.slots_per_bar
+        if slots > 1:
+            n, width = onsets.shape[0], POSITIONS_PER_BAR // slots
+            registers = inputs["rhythm"].shape[1] // POSITIONS_PER_BAR
+            inputs["rhythm"] = inputs["rhythm"].view(n, registers, slots, width).transpose(1, 2).reshape(n, slots, registers * width)
+            inputs["pitch"] = onsets.float().view(n, slots, width, NUM_PITCHES).amax(2)
+        return {e: self.encoders[e](inputs[e].to(self.dtype)).flatten(1) for e in ELEMENTS}
 
     def encode(self, onsets: torch.Tensor, durations: torch.Tensor, velocities: torch.Tensor) -> torch.Tensor:
         """Codes of `N` bars, shape `(N, C)` in :attr:`code_layout` order (C = 4 without product quantisation)."""
@@ -171,7 +203,13 @@ class ElementVQVAE(ModelMixin, ConfigMixin):
         """Decoder logits from the (quantised) slices."""
         n = z["rhythm"].shape[0]
         p, k = POSITIONS_PER_BAR, NUM_PITCHES
-        onset = self.onset_head(torch.cat([z["rhythm"], z["pitch"]], -1)).view(n, p, k)
+        bar = torch.cat([z["rhythm"], z["pitch"]], -1)
+        slots = self.config.slots_per_bar
+        if slots > 1:
+            per_slot = [z["rhythm"].view(n, slots, -1), z["pitch"].view(n, slots, -1), bar[:, None].expand(n, slots, -1)]
+            onset = self.onset_head(torch.cat(per_slot, -1)).view(n, p, k)
+        else:
+            onset = self.onset_head(bar).view(n, p, k)
         shared = [z["rhythm"], z["pitch"]]
         hd = self.duration_body(torch.cat([z["duration"], *shared], -1))
         nd = len(DURATION_CLASSES)
@@ -182,7 +220,7 @@ class ElementVQVAE(ModelMixin, ConfigMixin):
         return BarLogits(onset=onset, duration=duration, velocity=velocity)
 
     def decode(self, codes: torch.Tensor) -> BarLogits:
-        """Decoder logits of `(N, 4)` codes."""
+        """Decoder logits of `(N, C)` codes."""
         return self.decode_latents(self.embed_codes(codes))
 
     def forward(

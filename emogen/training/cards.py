@@ -31,6 +31,10 @@ def music_model_card(output: Path, scores: dict) -> str:
     codes = " / ".join(str(k) for k in config["codes_per_element"])
     shifts = config["transpositions"]
     used = vq["codes_used"]
+    slots = config.get("slots_per_bar", 1)
+    layout = (f"VQ-VAE with rhythm and pitch coded per time slot ({slots} per bar: each slot's codes read only the notes "
+              "starting in it, and its onsets decode from them plus the whole bar's) and duration and velocity per bar"
+              if slots > 1 else "bar-level VQ-VAE")
     return f"""# emogen music checkpoint (`EmoMusicPipeline`)
 
 Emotion-conditioned piano music (MIDI) with element-level control, trained from scratch by
@@ -38,7 +42,7 @@ Emotion-conditioned piano music (MIDI) with element-level control, trained from 
 
 | component | class | what it is | size |
 |---|---|---|---|
-| `vqvae` | `emogen.music.ElementVQVAE` | bar-level VQ-VAE; one latent slice per element (rhythm, pitch, duration, velocity), each read by its own encoder from that element only, product-quantised into {codes} codes (codebooks {books}); decoder heads read fixed slice subsets, bars decode in parallel | {_size(output / "vqvae")} |
+| `vqvae` | `emogen.music.ElementVQVAE` | {layout}; one latent slice per element (rhythm, pitch, duration, velocity), each read by its own encoder from that element only, product-quantised into {codes} codes per bar (codebooks {books}); decoder heads read fixed slice subsets, bars decode in parallel | {_size(output / "vqvae")} |
 | `prior` | `emogen.music.EmotionCodePrior` | causal transformer over bars (d={config["prior_d_model"]}, {config["prior_layers"]} layers, {config["prior_bars"]}-bar window) with an in-bar autoregressive head over the codes; conditioned on the shared `EmotionCondition` embedding, null vector for classifier-free guidance | {_size(output / "prior")} |
 | `music_critic` | `emogen.music.MusicEmotionEncoder` | symbolic music emotion encoder into the shared emotion space (reranks `--candidates`): a bar encoder fused with a hand-made clip descriptor (key-profile mode and tonic-aligned pitch-class profile, interval and triad content, register, density, polyphony, velocity, durations, rhythm, bar repetition; `emogen.music.features.clip_descriptor`) | {_size(output / "music_critic")} |
 | `emotion_bank` | `emogen.emotion.EmotionBank` | the shared emotion space (untrained default bank, frozen) | {_size(output / "emotion_bank")} |
@@ -59,14 +63,17 @@ rescales playback).
 
 ## Command and time
 ```
-emogen train music --output checkpoints/music        # seed {config["seed"]}, 1 torch thread
+emogen train music --output checkpoints/music        # seed {config["seed"]}; --threads N for more CPU threads
 ```
 Steps: VQ-VAE {config["vq_steps"]}, prior {config["prior_steps"]}, critic {config["critic_steps"]}.
 {minutes["total"]:.1f} min (VQ-VAE {minutes["vqvae"]:.1f}, prior {minutes["prior"]:.1f}, critic {minutes["critic"]:.1f} min).
 
 ## Scores (`scores.json`, test split unless noted)
-- VQ-VAE reconstruction: onset BCE {vq["onset_bce"]:.2f} (x88 cells / 16), onset F1 at p > 0.3: {vq["onset_f1"]:.2f},
-  duration CE {vq["duration_ce"]:.2f}, velocity CE {vq["velocity_ce"]:.2f}; {min(used)}-{max(used)} codes in use per codebook.
+- VQ-VAE reconstruction of the test bars: onset F1 at p > 0.3 **{vq["onset_f1"]:.3f}** (val {scores["vqvae"]["val"]["onset_f1"]:.3f}), pitch F1 (keys
+  started in a bar) {vq["pitch_f1"]:.3f}, position F1 (sixteenths with an onset) {vq["position_f1"]:.3f}; at the true onsets, duration
+  class accuracy {vq["duration_accuracy"]:.3f}, velocity bin accuracy {vq["velocity_accuracy"]:.3f} ({vq["velocity_within_one"]:.3f} within one of 16 bins);
+  onset BCE {vq["onset_bce"]:.2f} (x88 cells / 16), duration CE {vq["duration_ce"]:.2f}, velocity CE {vq["velocity_ce"]:.2f};
+  {min(used)}-{max(used)} codes in use per codebook.
 - Prior: validation NLL per code {prior["val_nll_conditioned"]:.3f} conditioned vs {prior["val_nll_unconditional"]:.3f} unconditional.
 - Critic: 4-quadrant accuracy {critic["test"]["quadrant"]:.3f}, arousal {critic["test"]["arousal"]:.3f}, valence {critic["test"]["valence"]:.3f} (val {critic["val_quadrant_accuracy"]:.3f}).
 """

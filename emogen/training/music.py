@@ -41,12 +41,15 @@ logger = logging.getLogger(__name__)
 class MusicTrainConfig:
     """Sizes and steps of the three models (the defaults reproduce ``checkpoints/music``)."""
 
-    codebook_sizes: tuple[int, ...] = (256, 256, 64, 64)
-    codes_per_element: tuple[int, ...] = (2, 4, 1, 1)
-    latent_dim: int = 32
+    codebook_sizes: tuple[int, ...] = (256, 1024, 256, 256)
+    codes_per_element: tuple[int, ...] = (8, 16, 4, 4)
+    slots_per_bar: int = 8  # rhythm and pitch codes per eighth note (1 = one per bar, the first model)
+    latent_dim: int = 128
     vq_hidden: int = 256
-    vq_steps: int = 2500
+    vq_steps: int = 6000
     vq_batch: int = 256
+    vq_lr: float | None = 2e-3  # None = lr
+    onset_prior: float = 0.01  # the onset head starts at this probability (about EMOPIA's share of onset cells)
     prior_d_model: int = 192
     prior_layers: int = 4
     prior_heads: int = 4
@@ -118,7 +121,7 @@ def restart_dead_codes(model: ElementVQVAE, batch: list[torch.Tensor], usage: Co
 def _init_vqvae(config: MusicTrainConfig) -> ElementVQVAE:
     init = torch.Generator().manual_seed(config.seed + 1)
     model = ElementVQVAE(codebook_sizes=list(config.codebook_sizes), latent_dim=config.latent_dim, hidden_dim=config.vq_hidden,
-                         codes_per_element=list(config.codes_per_element))
+                         codes_per_element=list(config.codes_per_element), slots_per_bar=config.slots_per_bar)
     with torch.no_grad():
         for p in model.parameters():
             if p.dim() > 1:
@@ -127,6 +130,8 @@ def _init_vqvae(config: MusicTrainConfig) -> ElementVQVAE:
                 p.zero_()
         for q in model.quantizers.values():
             q.codebook.copy_(torch.randn(q.codebook.shape, generator=init) * 0.5)
+        # start at the base rate of onsets: from p = 0.5 the first ~500 steps only learn that cells are mostly empty
+        model.onset_head[-1].bias.fill_(float(np.log(config.onset_prior / (1.0 - config.onset_prior))))
     return model
 
 
@@ -157,7 +162,7 @@ def train_vqvae(clips: list[MusicClip], config: MusicTrainConfig, run: TrainRun 
             restart_dead_codes(model, last["batch"], usage, last["generator"])
             usage.reset()
 
-    fit_config = FitConfig(steps=config.vq_steps, lr=config.lr, weight_decay=1e-4, pct_start=_one_cycle_start(config.vq_steps),
+    fit_config = FitConfig(steps=config.vq_steps, lr=config.vq_lr or config.lr, weight_decay=1e-4, pct_start=_one_cycle_start(config.vq_steps),
                            log_every=250, seed=config.seed, desc="vqvae")
     result = run.fit("vqvae", model, step, fit_config, on_step=restart, stateful=[usage])
     return model.to("cpu").eval(), result
