@@ -116,3 +116,20 @@ def test_element_transfer_movement_separates_duration_and_velocity():
         assert moved[element]["rhythm"] == 0.0 and moved[element]["pitch"] == 0.0
         assert moved[element][element] > 0.05
     assert moved["rhythm"]["rhythm"] > 0.05 and moved["pitch"]["pitch"] > 0.05
+
+
+def test_prior_emotion_information_bounds():
+    """The label entropy is log 4 for balanced quadrants and 0 for one; the classifier accuracy is a rate."""
+    from emogen.emotion import EmotionBank
+    from emogen.music.evaluation import prior_emotion_information
+    from emogen.testing import TINY_CODEBOOK_SIZES, tiny_prior
+
+    bank = EmotionBank().eval()
+    prior = tiny_prior(emotion_dim=bank.config.embedding_dim).eval()
+    g = torch.Generator().manual_seed(0)
+    codes = [torch.stack([torch.randint(0, k, (3,), generator=g) for k in TINY_CODEBOOK_SIZES], -1) for _ in range(8)]
+    balanced = [(c, cat) for c, cat in zip(codes, ["happy", "angry", "sad", "calm"] * 2)]
+    info = prior_emotion_information(prior, balanced, bank)
+    assert info["label_entropy"] == pytest.approx(float(torch.log(torch.tensor(4.0))), abs=1e-6)
+    assert 0.0 <= info["quadrant_accuracy"] <= 1.0 and torch.isfinite(torch.tensor(info["nats_per_clip"]))
+    assert prior_emotion_information(prior, [(c, "sad") for c in codes], bank)["label_entropy"] == pytest.approx(0.0, abs=1e-9)

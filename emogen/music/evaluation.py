@@ -3,7 +3,8 @@
 - :func:`vq_loss_terms`, :func:`evaluate_vqvae`: VQ-VAE reconstruction losses, onset / pitch / position F1,
   duration and velocity accuracy, codebook use;
 - :func:`element_transfer_movement`: how much each element's statistics move when one element's codes are swapped;
-- :func:`encode_clips`, :func:`prior_nll`: code sequences and the prior's held-out likelihood;
+- :func:`encode_clips`, :func:`prior_nll`, :func:`prior_emotion_information`: code sequences, the prior's
+  held-out likelihood and how much of it the emotion explains;
 - :func:`critic_probabilities`, :func:`critic_predict`, :func:`quadrant_scores`: the critic's quadrant
   read-out (the bank posterior over the quadrant categories) and its accuracies.
 """
@@ -25,7 +26,7 @@ from .representation import BarGrid
 from .features import ELEMENTS
 from .vqvae import BarLogits, ElementVQVAE
 
-__all__ = ["bars_of", "critic_predict", "critic_probabilities", "element_transfer_movement", "encode_clips", "evaluate_vqvae", "prior_nll", "quadrant_scores", "vq_loss_terms"]
+__all__ = ["bars_of", "critic_predict", "critic_probabilities", "element_transfer_movement", "encode_clips", "evaluate_vqvae", "prior_emotion_information", "prior_nll", "quadrant_scores", "vq_loss_terms"]
 
 
 def bars_of(clips: Sequence[MusicClip]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -143,6 +144,12 @@ def encode_clips(model: ElementVQVAE, clips: Sequence[MusicClip], transpositions
     return out
 
 
+def _sequence_nll(model: EmotionCodePrior, codes: torch.Tensor, embedding: torch.Tensor, mask: torch.Tensor) -> float:
+    """Summed negative log-likelihood of `(1, T, C)` codes under one condition."""
+    logits = model(codes, embedding, mask).logits
+    return sum(F.cross_entropy(lg[0], codes[0, :, i], reduction="sum").item() for i, lg in enumerate(logits))
+
+
 @torch.no_grad()
 def prior_nll(model: EmotionCodePrior, sequences: Sequence[tuple[torch.Tensor, str]], bank: EmotionBank, conditioned: bool = True) -> float:
     """Mean negative log-likelihood per code of held-out sequences (their first ``max_bars`` bars)."""
@@ -151,12 +158,36 @@ def prior_nll(model: EmotionCodePrior, sequences: Sequence[tuple[torch.Tensor, s
     for seq, cat in sequences:
         codes = seq[None, :t]
         cond = bank.condition(cat)
-        mask = cond.mask if conditioned else torch.zeros(1)
-        logits = model(codes, cond.embedding, mask).logits
-        for i, lg in enumerate(logits):
-            total += F.cross_entropy(lg[0], codes[0, :, i], reduction="sum").item()
+        total += _sequence_nll(model, codes, cond.embedding, cond.mask if conditioned else torch.zeros(1))
         count += codes.shape[1] * codes.shape[2]
     return total / max(count, 1)
+
+
+@torch.no_grad()
+def prior_emotion_information(model: EmotionCodePrior, sequences: Sequence[tuple[torch.Tensor, str]], bank: EmotionBank) -> dict[str, float]:
+    """How much the prior's likelihood depends on the emotion, per held-out clip (its first ``max_bars`` bars).
+
+    The label of a clip is one of four quadrants, so it can explain at most ``log 4`` = 1.39 nats of a whole
+    clip (less when the quadrants are unequal): spread over a window's codes that is a few thousandths of
+    a nat per code, which is why the per-code NLL gap is small even for a prior that knows the emotion.
+    Returned: ``nats_per_clip``, the mean of (unconditional - conditioned) summed NLL; ``label_entropy``,
+    the entropy of the clips' quadrant labels (the most a perfect prior could gain); and
+    ``quadrant_accuracy``, how often the prior used as a classifier (the quadrant whose condition gives the
+    clip the highest likelihood) names the clip's own quadrant.
+    """
+    t = model.config.max_bars
+    conditions = {c: bank.condition(c) for c in QUADRANT_CATEGORIES}
+    gains, hits = [], []
+    for seq, cat in sequences:
+        codes = seq[None, :t]
+        nll = {c: _sequence_nll(model, codes, cond.embedding, cond.mask) for c, cond in conditions.items()}
+        unconditional = _sequence_nll(model, codes, conditions[cat].embedding, torch.zeros(1))
+        gains.append(unconditional - nll[cat])
+        hits.append(min(nll, key=nll.get) == cat)
+    counts = np.array([sum(cat == c for _, cat in sequences) for c in QUADRANT_CATEGORIES], dtype=float)
+    share = counts[counts > 0] / max(counts.sum(), 1.0)
+    return {"nats_per_clip": float(np.mean(gains)) if gains else 0.0, "label_entropy": float(-(share * np.log(share)).sum()),
+            "quadrant_accuracy": float(np.mean(hits)) if hits else 0.0}
 
 
 @torch.no_grad()

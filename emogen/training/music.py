@@ -23,7 +23,8 @@ from ..data.emopia import QUADRANT_CATEGORIES, QUADRANTS
 from ..emotion import EmotionBank
 from ..music.critic import MusicEmotionEncoder
 from ..music.dataset import MusicClip, load_music_clips, stack_grids, transpose_tensor
-from ..music.evaluation import bars_of, critic_predict, encode_clips, evaluate_vqvae, prior_nll, quadrant_scores, vq_loss_terms
+from ..music.evaluation import (bars_of, critic_predict, encode_clips, evaluate_vqvae, prior_emotion_information, prior_nll,
+                                quadrant_scores, vq_loss_terms)
 from ..music.features import ELEMENTS
 from ..music.prior import EmotionCodePrior
 from ..music.vqvae import ElementVQVAE
@@ -353,7 +354,8 @@ def train_music(output: str | os.PathLike[str], config: MusicTrainConfig | None 
             prior, prior_fit = train_prior(sequences, bank, config, vqvae.token_codebook_sizes, run)
             val_seq = encode_clips(vqvae, val, (0,))
             prior_scores = {"val_nll_conditioned": prior_nll(prior, val_seq, bank, True),
-                            "val_nll_unconditional": prior_nll(prior, val_seq, bank, False)}
+                            "val_nll_unconditional": prior_nll(prior, val_seq, bank, False),
+                            **{f"val_{k}": v for k, v in prior_emotion_information(prior, val_seq, bank).items()}}
         logger.info("prior done (%.1f min): %s", run.minutes["prior"], prior_scores)
 
         with run.timed("critic"):
