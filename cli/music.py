@@ -32,7 +32,7 @@ music_app = typer.Typer(
 app.add_typer(music_app, name="music")
 
 BarsOpt = Annotated[int, typer.Option("--bars", "-b", help="Bars to generate (4/4, 16 sixteenths; 2 s each at 120 bpm), 1-512.")]
-GuidanceOpt = Annotated[float, typer.Option("--guidance", "-g", help="Classifier-free guidance on the emotion at intensity 1; it ramps down with lower intensities (1 = none, 0 = unconditional).")]
+GuidanceOpt = Annotated[float | None, typer.Option("--guidance", "-g", help="Weight of the step from neutral music to the emotion (default 2; 1 = the model's own music for it, more exaggerates, 0 = neutral); intensity scales it.", show_default=False)]
 TempoOpt = Annotated[float | None, typer.Option("--tempo", help="Tempo of the output in quarter notes per minute, 20-300 (default 120; transfer keeps the input's).")]
 CandidatesOpt = Annotated[int, typer.Option("--candidates", "-n", help="Generate N candidates and keep the one the music critic finds closest to the emotion (1-64).")]
 TemperatureOpt = Annotated[float, typer.Option("--temperature", help="Sampling temperature (0.05-3).")]
@@ -137,7 +137,7 @@ def music(
     bars: BarsOpt = 16,
     output: MusicOutputOpt = None,
     seed: SeedOpt = None,
-    guidance: GuidanceOpt = 8.0,
+    guidance: GuidanceOpt = None,
     tempo: TempoOpt = None,
     candidates: CandidatesOpt = 1,
     temperature: TemperatureOpt = 1.0,
@@ -161,8 +161,9 @@ def music(
         return
     import torch
 
-    from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline
+    from emogen.pipelines.pipeline_emo_music import DEFAULT_GUIDANCE, EmoMusicPipeline
 
+    guidance = DEFAULT_GUIDANCE if guidance is None else guidance
     spec = _resolve_emotion(EmotionSpec.parse(emotion), from_voice, quiet)
     EmoMusicPipeline.check_inputs(bars, 1, candidates, guidance, temperature, tempo, None)
     output = _check_outputs(output, wav, plot)
@@ -181,7 +182,7 @@ def transfer(
     elements: Annotated[str, typer.Option("--elements", help="Comma-separated elements to regenerate: rhythm, pitch, duration, velocity.")] = "pitch,velocity",
     output: MusicOutputOpt = None,
     seed: SeedOpt = None,
-    guidance: GuidanceOpt = 8.0,
+    guidance: GuidanceOpt = None,
     tempo: TempoOpt = None,
     candidates: CandidatesOpt = 1,
     wav: WavOpt = None,
@@ -198,8 +199,9 @@ def transfer(
     import torch
 
     from emogen.music.representation import events_from_score, load_midi
-    from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline
+    from emogen.pipelines.pipeline_emo_music import DEFAULT_GUIDANCE, EmoMusicPipeline
 
+    guidance = DEFAULT_GUIDANCE if guidance is None else guidance
     spec = EmotionSpec.parse(emotion)
     chosen = [e.strip().lower() for e in elements.split(",") if e.strip()]
     if not chosen:

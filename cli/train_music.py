@@ -15,6 +15,7 @@ EXAMPLES = [
     "emogen train music --output runs/music-small --small",
     "emogen train music --output checkpoints/music --resume",
     "emogen train music --output checkpoints/music --only critic   # retrain the critic, keep VQ-VAE and prior",
+    "emogen train music --output checkpoints/music --only prior    # retrain the prior on the folder's VQ-VAE codes",
     "accelerate launch -m emogen.cli.main train music --output runs/music-gpu",
 ]
 
@@ -22,6 +23,7 @@ EXAMPLES = [
 class Stage(str, Enum):
     """A stage that ``--only`` retrains on its own."""
 
+    prior = "prior"
     critic = "critic"
 
 
@@ -43,9 +45,9 @@ def train_music_command(
     Official split: train fits, val selects the critic, test is only scored. Writes the pipeline folder
     plus scores.json (reconstruction, prior likelihood, critic test accuracy, minutes) and the model card.
     Each stage checkpoints every --checkpoint-every steps; --resume continues from there.
-    --only critic retrains just the critic of an existing folder (VQ-VAE and prior untouched).
+    --only critic / --only prior retrains just that model of an existing folder (the others untouched).
     """
-    from emogen.training.music import MusicTrainConfig, retrain_music_critic, train_music
+    from emogen.training.music import MusicTrainConfig, retrain_music_stage, train_music
 
     start_training(threads)
     if small:
@@ -55,9 +57,9 @@ def train_music_command(
                                   transpositions=(0,), seed=seed, max_clips=24)
     else:
         config = MusicTrainConfig(vq_steps=vq_steps, prior_steps=prior_steps, critic_steps=critic_steps, seed=seed)
-    if only is Stage.critic:
-        scores = retrain_music_critic(output, config, resume=resume, checkpoint_every=checkpoint_every)
-        minutes = scores["minutes"]["critic"]
+    if only is not None:
+        scores = retrain_music_stage(output, only.value, config, resume=resume, checkpoint_every=checkpoint_every)
+        minutes = scores["minutes"][only.value]
     else:
         scores = train_music(output, config, resume=resume, checkpoint_every=checkpoint_every)
         minutes = scores["minutes"]["total"]

@@ -29,10 +29,12 @@ from emogen.music.vqvae import ElementVQVAE
 from emogen.pipeline_utils import EmogenPipeline, EmogenPipelineOutput
 from emogen.utils import atomic_output, make_generators
 
-__all__ = ["EmoMusicPipeline", "MusicPipelineOutput", "MAX_BARS"]
+__all__ = ["DEFAULT_GUIDANCE", "EmoMusicPipeline", "MusicPipelineOutput", "MAX_BARS"]
 
 #: Longest piece one call generates (bars); longer requests are refused with a clear error.
 MAX_BARS = 512
+#: The default weight of the step from neutral music to the emotion (``guidance_scale``, ``--guidance``).
+DEFAULT_GUIDANCE = 2.0
 
 
 @dataclass
@@ -190,11 +192,11 @@ class EmoMusicPipeline(EmogenPipeline):
         num_bars: int = 16,
         batch_size: int = 1,
         num_candidates: int = 1,
-        guidance_scale: float = 8.0,
+        guidance_scale: float = DEFAULT_GUIDANCE,
         temperature: float = 1.0,
         top_k: int = 0,
         onset_sharpness: float = 1.5,
-        intensity_guidance: float = 3.0,
+        intensity_guidance: float = 1.0,
         tempo: float | None = None,
         reference: EventSequence | BarGrid | None = None,
         transfer_elements: list[str] | None = None,
@@ -209,16 +211,16 @@ class EmoMusicPipeline(EmogenPipeline):
             num_bars (`int`, *optional*, defaults to 16): bars of 16 sixteenths (2 s each at 120 bpm).
             batch_size (`int`, *optional*, defaults to 1): pieces to return.
             num_candidates (`int`, *optional*, defaults to 1): candidates per piece; the critic keeps the best.
-            guidance_scale (`float`, *optional*, defaults to 8.0): classifier-free guidance on the emotion
-                (1 = plain conditional sampling, 0 = unconditional).
+            guidance_scale (`float`, *optional*, defaults to 2.0): weight of the step from neutral music to the
+                emotion at intensity 1, on each code's log-probabilities: ``log p = log p(neutral) + g * a**p *
+                (log p(emotion) - log p(neutral))`` for intensity ``a`` (1 = the prior's own music for the emotion,
+                larger values exaggerate it, 0 = neutral music whatever the emotion).
             temperature (`float`, *optional*, defaults to 1.0): sampling temperature of codes and notes.
             top_k (`int`, *optional*, defaults to 0): keep the k likeliest codes (0 = all).
             onset_sharpness (`float`, *optional*, defaults to 1.5): how strongly each bar's notes go to the
                 decoder's likeliest cells (1 = plain sampling; the number of notes is unchanged).
-            intensity_guidance (`float`, *optional*, defaults to 3.0): power ``p`` of the guidance ramp with the
-                requested intensity ``a``: the guidance is ``1 + (guidance_scale - 1) * a**p``, so intensity 0 is
-                unguided average music and intensity 1 gets the full ``guidance_scale`` (0 = no ramp). The
-                emotion embedding moves with ``a`` as well (the bank's directional intensity).
+            intensity_guidance (`float`, *optional*, defaults to 1.0): the power ``p`` above: 1 = the weight grows
+                linearly with the intensity; larger values hold low intensities closer to neutral music.
             tempo (`float`, *optional*): tempo of the written MIDI; defaults to the data's 120 bpm (or the
                 reference's tempo).
             reference (`EventSequence` or `BarGrid`, *optional*): a piece whose elements are kept except
@@ -242,15 +244,15 @@ class EmoMusicPipeline(EmogenPipeline):
             generator = [g for g in generator for _ in range(num_candidates)]
         device = self._execution_device
         total = batch_size * num_candidates
-        # 3. encode the emotion (and the reference's codes)
+        # 3. encode the emotion (and the reference's codes): intensity weighs the step from neutral music to the
+        # emotion's full-intensity music in log-probability, so it acts evenly (the prior learned intensity 1 only)
         condition = self.encode_emotion(spec, batch_size=total)
-        scale = torch.full((total, 1), float(guidance_scale))
-        if intensity_guidance > 0:
-            ramp = condition.intensity.float().cpu().clamp(0, 1)[:, None] ** float(intensity_guidance)
-            scale = 1.0 + (scale - 1.0) * ramp
-        guidance = CompositionalGuidance([scale])  # on the log-probabilities of each code
+        neutral = self.encode_emotion("neutral", batch_size=total)
+        full = condition.at_full_intensity(neutral)
+        ramp = condition.intensity.float().cpu().clamp(0, 1)[:, None] ** float(intensity_guidance)
+        guidance = CompositionalGuidance([float(guidance_scale) * ramp])  # on the log-probabilities of each code
         passes = guidance.num_passes
-        stacked = EmotionCondition.cat([condition if guidance.present(0, level) else condition.null_like() for level in guidance.levels])
+        stacked = EmotionCondition.cat([full if guidance.present(0, level) else neutral for level in guidance.levels])
         emb, mask = stacked.embedding, stacked.mask
         forced = None
         if reference is not None:

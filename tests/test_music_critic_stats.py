@@ -109,11 +109,11 @@ def test_critic_with_descriptor_round_trips(tmp_path):
         plain.set_descriptor_statistics(torch.zeros(2, DESCRIPTOR_SIZE))
 
 
-def test_only_critic_option_parses(tmp_path):
+def test_only_option_parses(tmp_path):
     runner = CliRunner()
     help_text = runner.invoke(app, ["train", "music", "--help"]).output
     assert "--only" in help_text
-    bad = runner.invoke(app, ["train", "music", "--only", "prior", "--output", str(tmp_path / "m")])
+    bad = runner.invoke(app, ["train", "music", "--only", "vqvae", "--output", str(tmp_path / "m")])
     assert bad.exit_code == 2
     missing = runner.invoke(app, ["train", "music", "--only", "critic", "--output", str(tmp_path / "none")])
     assert missing.exit_code == 2

@@ -135,3 +135,28 @@ def test_output_save_formats(tmp_path):
     with pytest.raises(InputError):
         out.save(tmp_path / "x.mp3")
     assert not (tmp_path / "x.mp3").exists()
+
+
+def test_intensity_zero_and_guidance_zero_give_neutral_music_whatever_the_emotion():
+    """Intensity weighs the step from neutral to the emotion: at 0 (or at guidance 0) the emotion cannot matter."""
+    pipe = build_tiny_music_pipeline()
+
+    def codes(emotion: str, **kwargs) -> torch.Tensor:
+        return pipe(emotion, num_bars=3, generator=torch.Generator().manual_seed(5), **kwargs).codes
+
+    neutral = codes("neutral:1")
+    assert torch.equal(codes("happy:0"), neutral) and torch.equal(codes("sad:0"), neutral)
+    assert torch.equal(codes("angry:1", guidance_scale=0.0), neutral)
+    assert not torch.equal(codes("angry:1", guidance_scale=4.0), neutral)
+
+
+def test_full_intensity_condition_is_the_direction_end():
+    from emogen.emotion import EmotionBank
+
+    bank = EmotionBank()
+    neutral = bank.condition("neutral")
+    half = bank.condition("sad:0.4").at_full_intensity(neutral)
+    assert torch.allclose(half.embedding, bank.condition("sad:1").embedding, atol=1e-5)
+    assert float(half.intensity) == 1.0
+    zero = bank.condition("sad:0").at_full_intensity(neutral)
+    assert torch.allclose(zero.embedding, neutral.embedding) and float(zero.intensity) == 0.0

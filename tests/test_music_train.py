@@ -25,3 +25,31 @@ def test_train_music_small_writes_a_loadable_pipeline(data_root, tmp_path, monke
     pipe.set_progress_bar_config(disable=True)
     music = pipe("sad:0.6", num_bars=3, generator=torch.Generator().manual_seed(0))
     assert music.codes.shape[:2] == (1, 3)
+
+
+def test_only_prior_and_only_critic_retrain_one_component(data_root, tmp_path, monkeypatch):
+    """``--only prior`` relearns the prior on the folder's own VQ-VAE codes and leaves the other components' files as they were."""
+    monkeypatch.setenv("EMOGEN_DATA", str(data_root))
+    out = tmp_path / "music"
+    runner = CliRunner()
+    assert runner.invoke(app, ["train", "music", "--small", "-o", str(out)]).exit_code == 0
+    vq_bytes = (out / "vqvae" / "diffusion_pytorch_model.safetensors").read_bytes()
+    critic_bytes = (out / "music_critic" / "diffusion_pytorch_model.safetensors").read_bytes()
+    result = runner.invoke(app, ["train", "music", "--small", "--prior-steps", "5", "--only", "prior", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    scores = json.loads((out / "scores.json").read_text())
+    assert scores["config"]["prior_steps"] == 5
+    assert 0.0 <= scores["prior"]["val_quadrant_accuracy"] <= 1.0 and scores["prior"]["val_label_entropy"] >= 0.0
+    assert (out / "vqvae" / "diffusion_pytorch_model.safetensors").read_bytes() == vq_bytes
+    assert (out / "music_critic" / "diffusion_pytorch_model.safetensors").read_bytes() == critic_bytes
+    assert not list(out.glob(".prior*")), "the swap left a temporary folder"
+    result = runner.invoke(app, ["train", "music", "--small", "--only", "critic", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "vqvae" / "diffusion_pytorch_model.safetensors").read_bytes() == vq_bytes
+
+    from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline
+
+    pipe = EmoMusicPipeline.from_pretrained(str(out))
+    assert pipe.prior.config.tie_embeddings
+    pipe.set_progress_bar_config(disable=True)
+    assert pipe("calm:0.5", num_bars=2, generator=torch.Generator().manual_seed(0)).codes.shape[:2] == (1, 2)

@@ -45,6 +45,19 @@ class EmotionCondition:
             mask=torch.zeros_like(self.mask),
         )
 
+    def at_full_intensity(self, neutral: EmotionCondition) -> EmotionCondition:
+        """The same emotions at intensity 1: the embedding's (and VAD's) offset from ``neutral`` divided by the
+        intensity (rows at intensity 0 stay at ``neutral``). Intensity in the shared space is a direction
+        from neutral, so this is the direction's end; a generator can then weigh the step itself."""
+        a = self.intensity.float().view(-1, 1)
+        scale = torch.where(a > 1e-6, 1.0 / a.clamp_min(1e-6), torch.zeros_like(a))
+
+        def stretch(value: torch.Tensor, origin: torch.Tensor) -> torch.Tensor:
+            return origin + (value - origin) * scale.to(value.dtype)
+
+        return replace(self, embedding=stretch(self.embedding, neutral.embedding), vad=stretch(self.vad, neutral.vad),
+                       intensity=torch.where(self.intensity > 1e-6, torch.ones_like(self.intensity), torch.zeros_like(self.intensity)))
+
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> EmotionCondition:
         """Move every tensor to ``device`` (and floating tensors to ``dtype``)."""
         return EmotionCondition(

@@ -167,13 +167,15 @@ def prior_nll(model: EmotionCodePrior, sequences: Sequence[tuple[torch.Tensor, s
 def prior_emotion_information(model: EmotionCodePrior, sequences: Sequence[tuple[torch.Tensor, str]], bank: EmotionBank) -> dict[str, float]:
     """How much the prior's likelihood depends on the emotion, per held-out clip (its first ``max_bars`` bars).
 
-    The label of a clip is one of four quadrants, so it can explain at most ``log 4`` = 1.39 nats of a whole
-    clip (less when the quadrants are unequal): spread over a window's codes that is a few thousandths of
-    a nat per code, which is why the per-code NLL gap is small even for a prior that knows the emotion.
-    Returned: ``nats_per_clip``, the mean of (unconditional - conditioned) summed NLL; ``label_entropy``,
-    the entropy of the clips' quadrant labels (the most a perfect prior could gain); and
-    ``quadrant_accuracy``, how often the prior used as a classifier (the quadrant whose condition gives the
-    clip the highest likelihood) names the clip's own quadrant.
+    The label of a clip is one of four quadrants, so knowing it saves at most its entropy (``log 4`` = 1.39
+    nats for equal quadrants) over the label-averaged model, per whole clip: spread over a window's hundreds
+    of codes that is a few thousandths of a nat per code, which is why the per-code NLL gap is small even for
+    a prior that knows the emotion. (The gap to the learned null condition can be larger: that is a separate,
+    weaker model, not the average of the conditioned ones.) Returned: ``nats_per_clip``, the mean of
+    (unconditional - conditioned) summed NLL; ``label_entropy``, the entropy of the clips' quadrant labels;
+    and ``quadrant_accuracy``, how often the prior used as a classifier (the quadrant whose condition gives
+    the clip the highest likelihood) names the clip's own quadrant -- the direct test of whether the codes'
+    likelihood depends on the emotion the right way.
     """
     t = model.config.max_bars
     conditions = {c: bank.condition(c) for c in QUADRANT_CATEGORIES}

@@ -35,6 +35,7 @@ def music_model_card(output: Path, scores: dict) -> str:
     layout = (f"VQ-VAE with rhythm and pitch coded per time slot ({slots} per bar: each slot's codes read only the notes "
               "starting in it, and its onsets decode from them plus the whole bar's) and duration and velocity per bar"
               if slots > 1 else "bar-level VQ-VAE")
+    tied = "; one embedding table per code column serves as input, in-bar input and output layer" if config.get("prior_tie_embeddings") else ""
     return f"""# emogen music checkpoint (`EmoMusicPipeline`)
 
 Emotion-conditioned piano music (MIDI) with element-level control, trained from scratch by
@@ -43,7 +44,7 @@ Emotion-conditioned piano music (MIDI) with element-level control, trained from 
 | component | class | what it is | size |
 |---|---|---|---|
 | `vqvae` | `emogen.music.ElementVQVAE` | {layout}; one latent slice per element (rhythm, pitch, duration, velocity), each read by its own encoder from that element only, product-quantised into {codes} codes per bar (codebooks {books}); decoder heads read fixed slice subsets, bars decode in parallel | {_size(output / "vqvae")} |
-| `prior` | `emogen.music.EmotionCodePrior` | causal transformer over bars (d={config["prior_d_model"]}, {config["prior_layers"]} layers, {config["prior_bars"]}-bar window) with an in-bar autoregressive head over the codes; conditioned on the shared `EmotionCondition` embedding, null vector for classifier-free guidance | {_size(output / "prior")} |
+| `prior` | `emogen.music.EmotionCodePrior` | causal transformer over bars (d={config["prior_d_model"]}, {config["prior_layers"]} layers, {config["prior_bars"]}-bar window) with an in-bar autoregressive head over the codes; conditioned on the shared `EmotionCondition` embedding; trained at intensity 1 per quadrant, at the neutral point and with a null vector. Sampling weighs the step from neutral music to the emotion at intensity 1 on each code's log-probabilities by guidance x intensity, so intensity acts evenly{tied} | {_size(output / "prior")} |
 | `music_critic` | `emogen.music.MusicEmotionEncoder` | symbolic music emotion encoder into the shared emotion space (reranks `--candidates`): a bar encoder fused with a hand-made clip descriptor (key-profile mode and tonic-aligned pitch-class profile, interval and triad content, register, density, polyphony, velocity, durations, rhythm, bar repetition; `emogen.music.features.clip_descriptor`) | {_size(output / "music_critic")} |
 | `emotion_bank` | `emogen.emotion.EmotionBank` | the shared emotion space (untrained default bank, frozen) | {_size(output / "emotion_bank")} |
 
@@ -74,7 +75,11 @@ Steps: VQ-VAE {config["vq_steps"]}, prior {config["prior_steps"]}, critic {confi
   class accuracy {vq["duration_accuracy"]:.3f}, velocity bin accuracy {vq["velocity_accuracy"]:.3f} ({vq["velocity_within_one"]:.3f} within one of 16 bins);
   onset BCE {vq["onset_bce"]:.2f} (x88 cells / 16), duration CE {vq["duration_ce"]:.2f}, velocity CE {vq["velocity_ce"]:.2f};
   {min(used)}-{max(used)} codes in use per codebook.
-- Prior: validation NLL per code {prior["val_nll_conditioned"]:.3f} conditioned vs {prior["val_nll_unconditional"]:.3f} unconditional.
+- Prior: validation NLL per code {prior["val_nll_conditioned"]:.4f} conditioned vs {prior["val_nll_unconditional"]:.4f} unconditional,
+  that is {prior["val_nats_per_clip"]:.2f} nats per {config["prior_bars"]}-bar clip (a four-way label is worth at most {prior["val_label_entropy"]:.2f} nats, the
+  entropy of the val clips' quadrants, against the average of the conditioned models, so the per-code gap is small
+  by nature); used as a classifier (the quadrant whose condition makes a val clip likeliest) the prior names
+  {prior["val_quadrant_accuracy"]:.1%} of the val clips' quadrants (chance: the largest quadrant's share).
 - Critic: 4-quadrant accuracy {critic["test"]["quadrant"]:.3f}, arousal {critic["test"]["arousal"]:.3f}, valence {critic["test"]["valence"]:.3f} (val {critic["val_quadrant_accuracy"]:.3f}).
 """
 

@@ -31,9 +31,9 @@ from ..music.vqvae import ElementVQVAE
 from .cards import music_model_card
 from .loop import FitConfig, FitResult
 from ..utils import atomic_output
-from .recipe import TrainRun, finish_recipe, train_state_dir
+from .recipe import TrainRun, finish_recipe, replace_component, train_state_dir
 
-__all__ = ["CodeUsage", "MusicTrainConfig", "descriptor_matrix", "retrain_music_critic", "train_critic", "train_music", "train_prior", "train_vqvae"]
+__all__ = ["CodeUsage", "MusicTrainConfig", "descriptor_matrix", "MUSIC_STAGES", "retrain_music_stage", "train_critic", "train_music", "train_prior", "train_vqvae"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ class MusicTrainConfig:
     prior_steps: int = 3000
     prior_batch: int = 48
     prior_null_p: float = 0.1
+    prior_tie_embeddings: bool = True  # one table per code column for input, in-bar input and output
     prior_neutral_p: float = 0.1
     critic_hidden: int = 64
     critic_descriptor_hidden: int = 64  # 0 = the first critic (bar encoder only)
@@ -173,7 +174,8 @@ def train_vqvae(clips: list[MusicClip], config: MusicTrainConfig, run: TrainRun 
 def _init_prior(config: MusicTrainConfig, token_sizes: list[int], emotion_dim: int) -> EmotionCodePrior:
     init = torch.Generator().manual_seed(config.seed + 3)
     model = EmotionCodePrior(codebook_sizes=list(token_sizes), emotion_dim=emotion_dim, d_model=config.prior_d_model,
-                             num_layers=config.prior_layers, num_heads=config.prior_heads, max_bars=config.prior_bars)
+                             num_layers=config.prior_layers, num_heads=config.prior_heads, max_bars=config.prior_bars,
+                             tie_embeddings=config.prior_tie_embeddings)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if p.dim() > 1:
@@ -353,9 +355,7 @@ def train_music(output: str | os.PathLike[str], config: MusicTrainConfig | None 
             sequences = encode_clips(vqvae, train, config.transpositions)
             prior, prior_fit = train_prior(sequences, bank, config, vqvae.token_codebook_sizes, run)
             val_seq = encode_clips(vqvae, val, (0,))
-            prior_scores = {"val_nll_conditioned": prior_nll(prior, val_seq, bank, True),
-                            "val_nll_unconditional": prior_nll(prior, val_seq, bank, False),
-                            **{f"val_{k}": v for k, v in prior_emotion_information(prior, val_seq, bank).items()}}
+            prior_scores = _prior_scores(prior, val_seq, bank)
         logger.info("prior done (%.1f min): %s", run.minutes["prior"], prior_scores)
 
         with run.timed("critic"):
@@ -374,51 +374,65 @@ def train_music(output: str | os.PathLike[str], config: MusicTrainConfig | None 
 
 
 
-def retrain_music_critic(output: str | os.PathLike[str], config: MusicTrainConfig | None = None, data_root: str | None = None, *,
-                         resume: bool = False, checkpoint_every: int | None = None) -> dict:
-    """Retrain only the critic of the music pipeline folder ``output``; its VQ-VAE, prior and bank stay as they are.
+def _prior_scores(prior: EmotionCodePrior, val_sequences: list[tuple[torch.Tensor, str]], bank: EmotionBank) -> dict[str, float]:
+    """The prior's validation NLL per code with and without the emotion, and how much the emotion explains."""
+    return {"val_nll_conditioned": prior_nll(prior, val_sequences, bank, True),
+            "val_nll_unconditional": prior_nll(prior, val_sequences, bank, False),
+            **{f"val_{k}": v for k, v in prior_emotion_information(prior, val_sequences, bank).items()}}
 
-    The critic maps into the folder's own ``emotion_bank``. The new ``music_critic/`` replaces the old one
-    (written beside it, then swapped), and ``scores.json`` gets the new critic entry, its minutes and the
-    ``critic_*`` settings (every other entry is kept). The model card is not rewritten. Returns the scores.
+
+#: Stages ``retrain_music_stage`` retrains on their own: the component folder each one replaces.
+MUSIC_STAGES: dict[str, str] = {"prior": "prior", "critic": "music_critic"}
+
+
+def retrain_music_stage(output: str | os.PathLike[str], stage: str, config: MusicTrainConfig | None = None, data_root: str | None = None,
+                        *, resume: bool = False, checkpoint_every: int | None = None) -> dict:
+    """Retrain one stage (``"prior"`` or ``"critic"``) of the music pipeline folder ``output``; the rest stays.
+
+    The prior learns the codes the folder's own VQ-VAE gives EMOPIA; the critic maps into the folder's own
+    ``emotion_bank``. The new component replaces the old one (written beside it, then swapped), and
+    ``scores.json`` gets the stage's new scores, minutes, history and settings (every other entry is kept).
+    The model card is not rewritten. Returns the scores.
     """
     from ..errors import InputError
+    from ..music.vqvae import ElementVQVAE
 
     output = Path(output)
+    if stage not in MUSIC_STAGES:
+        raise InputError(f"unknown music stage {stage!r}; choose one of {', '.join(MUSIC_STAGES)}")
     if not (output / "model_index.json").is_file() or not (output / "emotion_bank").is_dir():
-        msg = f"--only critic needs an existing music pipeline folder, and {str(output)!r} has no model_index.json/emotion_bank; train it first without --only"
+        msg = (f"--only {stage} needs an existing music pipeline folder, and {str(output)!r} has no model_index.json/emotion_bank; "
+               "train it first without --only")
         raise InputError(msg)
     config = config or MusicTrainConfig()
     run = TrainRun(checkpoint_dir=train_state_dir(output), resume=resume, checkpoint_every=checkpoint_every)
     train = load_music_clips("train", data_root, limit=config.max_clips)
     val = load_music_clips("val", data_root, limit=config.max_clips)
-    test = load_music_clips("test", data_root, limit=config.max_clips)
     bank = EmotionBank.from_pretrained(str(output), subfolder="emotion_bank").eval().requires_grad_(False)
-    with run.timed("critic"):
-        critic, critic_fit = train_critic(train, val, bank, config, run)
-        test_true = np.array([QUADRANTS.index(c.quadrant) for c in test])
-        critic_test = quadrant_scores(critic_predict(critic, bank, [c.grid for c in test]), test_true)
-    val_score = critic_fit.best_score if critic_fit.best_score is not None else -1.0
-    logger.info("critic done (%.1f min): val %.3f test %s", run.minutes["critic"], val_score, critic_test)
-
-    fresh, old = output / ".music_critic.new", output / ".music_critic.old"
-    shutil.rmtree(fresh, ignore_errors=True)
-    shutil.rmtree(old, ignore_errors=True)
-    critic.save_pretrained(str(fresh))
-    if (output / "music_critic").exists():
-        (output / "music_critic").rename(old)
-    fresh.rename(output / "music_critic")
-    shutil.rmtree(old, ignore_errors=True)
+    with run.timed(stage):
+        if stage == "critic":
+            test = load_music_clips("test", data_root, limit=config.max_clips)
+            model, fit_result = train_critic(train, val, bank, config, run)
+            test_true = np.array([QUADRANTS.index(c.quadrant) for c in test])
+            val_score = fit_result.best_score if fit_result.best_score is not None else -1.0
+            update = {"critic": {"val_quadrant_accuracy": val_score, "best_step": fit_result.best_step,
+                                 "test": quadrant_scores(critic_predict(model, bank, [c.grid for c in test]), test_true)}}
+        else:
+            vqvae = ElementVQVAE.from_pretrained(str(output), subfolder="vqvae")
+            model, fit_result = train_prior(encode_clips(vqvae, train, config.transpositions), bank, config, vqvae.token_codebook_sizes, run)
+            update = {"prior": _prior_scores(model, encode_clips(vqvae, val, (0,)), bank)}
+    logger.info("%s done (%.1f min): %s", stage, run.minutes[stage], update)
+    replace_component(output, MUSIC_STAGES[stage], model)
 
     path = output / "scores.json"
     scores = json.loads(path.read_text()) if path.is_file() else {}
-    scores["critic"] = {"val_quadrant_accuracy": val_score, "best_step": critic_fit.best_step, "test": critic_test}
+    scores.update(update)
     minutes = scores.setdefault("minutes", {})
-    minutes["critic"] = run.minutes["critic"]
+    minutes[stage] = run.minutes[stage]
     minutes["total"] = sum(v for k, v in minutes.items() if k != "total")
-    scores.setdefault("config", {}).update({k: v for k, v in asdict(config).items() if k.startswith("critic_")})
+    scores.setdefault("config", {}).update({k: v for k, v in asdict(config).items() if k.startswith(f"{stage}_")})
     if "history" in scores:
-        scores["history"]["critic"] = critic_fit.history
+        scores["history"][stage] = fit_result.history
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(scores, indent=2, sort_keys=True, default=list) + "\n")
     if run.checkpoint_dir is not None and run.accelerator.is_main_process:

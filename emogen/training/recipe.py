@@ -23,7 +23,7 @@ from typing import Any
 from ..utils import atomic_output
 from .loop import FitConfig, FitResult, fit
 
-__all__ = ["TrainRun", "finish_recipe", "folder_megabytes", "train_state_dir"]
+__all__ = ["TrainRun", "finish_recipe", "folder_megabytes", "replace_component", "train_state_dir"]
 
 logger = logging.getLogger(__name__)
 
@@ -131,3 +131,18 @@ def finish_recipe(pipe, output: str | os.PathLike[str], scores: dict, card: Call
         shutil.rmtree(run.checkpoint_dir, ignore_errors=True)
     logger.info("saved %s", output)
     return output
+
+
+def replace_component(output: str | os.PathLike[str], name: str, model) -> None:
+    """Replace the pipeline folder's component ``output/name`` whole with ``model.save_pretrained``: written
+    beside it, then swapped in, so an interrupted retrain never leaves a half-written component."""
+    output = Path(output)
+    tmp, old = output / f".{name}.tmp", output / f".{name}.old"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(str(tmp))
+    shutil.rmtree(old, ignore_errors=True)
+    if (output / name).exists():
+        os.replace(output / name, old)
+    os.replace(tmp, output / name)
+    shutil.rmtree(old, ignore_errors=True)
+    logger.info("replaced %s", output / name)

@@ -58,7 +58,7 @@ from ..voice.intensity import ravdess_intensity_curves
 from ..voice.pairs import ConversionPair, build_pairs, rate_slopes
 from .cards import voice_model_card
 from .loop import FitConfig, FitResult, GeneratorState, seeded_init
-from .recipe import TrainRun, finish_recipe, train_state_dir
+from .recipe import TrainRun, finish_recipe, replace_component, train_state_dir
 
 __all__ = [
     "VOICE_STAGES",
@@ -886,7 +886,7 @@ def train_critic_only(output: str | os.PathLike[str], config: VoiceTrainConfig |
         ravdess_items = None if config.encoder.from_audio else list(build_cache(config.cache, root=data_root).values())
         encoder, critic_scores, encoder_fit = _critic_stage(config, bank, run, data_root, ravdess_items)
 
-    _replace_component(output, "speech_critic", encoder)
+    replace_component(output, "speech_critic", encoder)
     scores = _update_scores(output, critic_scores, run, "encoder", asdict(config.encoder), encoder_fit)
     card = output / "README.md"
     if card.is_file():
@@ -913,7 +913,7 @@ def train_converter_only(output: str | os.PathLike[str], config: VoiceTrainConfi
         pipe.denoiser, _, converter_fit = train_converter(pairs, pipe.emotion_bank, config.converter, run)
     with run.timed("intensity"):
         pipe.denoiser.register_to_config(intensity_curves=ravdess_intensity_curves(pipe, data_root))
-    _replace_component(output, "denoiser", pipe.denoiser)
+    replace_component(output, "denoiser", pipe.denoiser)
     scores = _update_scores(output, _converter_scores(pipe.denoiser, pipe.emotion_bank, pairs), run, "converter", asdict(config.converter), converter_fit)
     if run.checkpoint_dir is not None:
         shutil.rmtree(run.checkpoint_dir, ignore_errors=True)
@@ -938,19 +938,6 @@ def _existing_pipeline(output: str | os.PathLike[str], stage: str) -> Path:
         msg = f"--only {stage} retrains the {stage} of an existing voice pipeline folder, but {str(output)!r} has no model_index.json; run the whole recipe first"
         raise CheckpointNotFoundError(msg)
     return output
-
-
-def _replace_component(output: Path, name: str, model) -> None:
-    """Replace ``output/name`` whole with ``model.save_pretrained``: written beside it, then swapped."""
-    tmp, old = output / f".{name}.tmp", output / f".{name}.old"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(str(tmp))
-    shutil.rmtree(old, ignore_errors=True)
-    if (output / name).exists():
-        os.replace(output / name, old)
-    os.replace(tmp, output / name)
-    shutil.rmtree(old, ignore_errors=True)
-    logger.info("replaced %s", output / name)
 
 
 def _update_scores(output: Path, update: dict, run: TrainRun, stage: str, stage_config: dict, fit: FitResult) -> dict:
