@@ -97,6 +97,7 @@ def main() -> None:
     parser.add_argument("--bars", type=int, default=16)
     parser.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the pipeline's)")
     parser.add_argument("--candidates", type=int, default=1, help="critic rerank candidates per clip")
+    parser.add_argument("--top-k", type=int, default=None, help="keep the k likeliest codes when sampling (default: the pipeline's)")
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--json", default="runs/music_bench/results.json", help="where to write the numbers")
@@ -112,6 +113,8 @@ def main() -> None:
     kwargs = {"num_candidates": args.candidates}
     if args.guidance is not None:
         kwargs["guidance_scale"] = args.guidance
+    if args.top_k is not None:
+        kwargs["top_k"] = args.top_k
     t0 = time.time()
 
     # 1. recognition on real test clips
@@ -213,7 +216,7 @@ def main() -> None:
     # table
     n_gen = args.per_quadrant * len(CATEGORIES) * len(SWEEP)
     print(f"Music emotion benchmark: EMOPIA test split ({len(test_clips)} clips), {n_gen} generated clips of {args.bars} bars, "
-          f"guidance {kwargs.get('guidance_scale', 'default')}, candidates {args.candidates}\n")
+          f"guidance {kwargs.get('guidance_scale', 'default')}, top-k {kwargs.get('top_k', 'default')}, candidates {args.candidates}\n")
     print(f"| {'measure':<52} | {'value':>28} |")
     print(f"|{'-' * 54}|{'-' * 30}|")
 

@@ -14,7 +14,7 @@ torch.set_num_threads(1)
 #: sha256 over (key name as before the backbone moved to emogen.modules, tensor bytes) of the shipped
 #: checkpoints/voice/denoiser (the RAVDESS + nEMO converter): loading must not change a tensor.
 SHIPPED_DENOISER_DIGEST = "a86ae25af3ac32e4e5612c5895a208a70a16a00e3760a53ac7d13e653c2f3f46"
-SHIPPED_PRIOR_DIGEST = "d5661b56a8e159ec01ce56236782fdcfa3ab493040d57ad1c05a3b743ce6edb2"
+SHIPPED_PRIOR_DIGEST = "bbd0d5d68e65ca014a243989ec563b97bff9c1801e1fe13bf313cee9bb91093e"
 
 
 def _digest(state: dict[str, torch.Tensor]) -> str:
