@@ -21,7 +21,7 @@ def pipe():
     return pipeline
 
 
-def _critic(pipe, emotion: str, n: int = 8) -> list[dict[str, float]]:
+def _critic(pipe, emotion: str, n: int = 24) -> list[dict[str, float]]:
     gens = [torch.Generator().manual_seed(100 + i) for i in range(n)]
     return pipe(emotion, num_bars=8, batch_size=n, generator=gens).critic_scores
 
