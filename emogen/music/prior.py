@@ -1,8 +1,9 @@
 """`EmotionCodePrior`: an emotion-conditioned autoregressive transformer over bar codes.
 
-One token per bar (the sum of its four element-code embeddings), a causal transformer over bars, and a
-small autoregressive head inside each bar (rhythm, then pitch, then duration, then velocity, each head
-seeing the codes already chosen), so 16 bars take 16 transformer passes. The emotion enters as the
+One token per bar (the sum of its code embeddings), a causal transformer over bars, and a small
+autoregressive head inside each bar (the code columns in the VQ-VAE's layout order: rhythm, then pitch,
+then duration, then velocity codes, each head seeing the sum of the codes already chosen), so 16 bars take
+16 transformer passes. The emotion enters as the
 shared :class:`~emogen.emotion.EmotionCondition` embedding, projected by an
 :class:`~emogen.modules.EmotionEmbedding` into a prefix token and added to every position; rows with
 ``mask == 0`` use its learned null vector instead (classifier-free guidance).
