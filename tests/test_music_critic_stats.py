@@ -118,3 +118,24 @@ def test_only_option_parses(tmp_path):
     missing = runner.invoke(app, ["train", "music", "--only", "critic", "--output", str(tmp_path / "none")])
     assert missing.exit_code == 2
     assert "model_index.json" in missing.output
+
+
+def test_copy_index_longest_run_matches_exhaustive_search():
+    """The doubling-then-bisection search finds the same longest copied run as trying every length."""
+    import random
+
+    from emogen.music.metrics import CopyIndex
+
+    rng = random.Random(0)
+    training = [[(rng.randint(0, 3), rng.randint(60, 64)) for _ in range(120)] for _ in range(8)]
+    index = CopyIndex(training)
+
+    def exhaustive(generated):
+        return max([n for n in range(1, len(generated) + 1)
+                    if CopyIndex.grams(generated, n) & set().union(*(CopyIndex.grams(t, n) for t in training))], default=0)
+
+    for k in range(20):
+        generated = [(rng.randint(0, 3), rng.randint(60, 64)) for _ in range(rng.randint(0, 30))]
+        if k % 2 and len(generated) > 5:
+            generated[2:2] = training[k % 8][40:52]  # a copied run of 12 notes
+        assert index.longest_run(generated) == exhaustive(generated)
