@@ -204,6 +204,9 @@ def _build_model_mixin() -> type:
             3
         """
 
+        #: dtype the floating weights are written in by :meth:`save_pretrained` (None = as they are).
+        _storage_dtype: torch.dtype | None = None
+
         @property
         def device(self) -> torch.device:
             """Device of the first parameter or buffer (CPU for an empty module)."""
@@ -228,14 +231,17 @@ def _build_model_mixin() -> type:
             return sum(p.numel() for p in self.parameters())
 
         def save_pretrained(self, save_directory: str | os.PathLike[str]) -> None:
-            """Write ``config.json`` and ``diffusion_pytorch_model.safetensors`` into ``save_directory``."""
+            """Write ``config.json`` and ``diffusion_pytorch_model.safetensors`` into ``save_directory`` (floating
+            weights in ``_storage_dtype`` when a model class sets one)."""
             from safetensors.torch import save_file
 
             from .utils.io import atomic_output
 
             folder = Path(save_directory)
             self.save_config(folder)  # type: ignore[attr-defined]
-            state = {k: v.detach().to("cpu").contiguous() for k, v in self.state_dict().items()}
+            dtype = self._storage_dtype  # e.g. float16 for a large model: loading casts back to the model's dtype
+            state = {k: v.detach().to("cpu", dtype=dtype if dtype is not None and v.is_floating_point() else v.dtype).contiguous()
+                     for k, v in self.state_dict().items()}
             with atomic_output(folder / WEIGHTS_NAME) as tmp:
                 save_file(state, str(tmp), metadata={"format": "pt"})
 

@@ -133,3 +133,19 @@ def test_prior_emotion_information_bounds():
     assert info["label_entropy"] == pytest.approx(float(torch.log(torch.tensor(4.0))), abs=1e-6)
     assert 0.0 <= info["quadrant_accuracy"] <= 1.0 and torch.isfinite(torch.tensor(info["nats_per_clip"]))
     assert prior_emotion_information(prior, [(c, "sad") for c in codes], bank)["label_entropy"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_prior_is_stored_in_float16_and_loads_as_float32(tmp_path):
+    from emogen.music.prior import EmotionCodePrior
+    from emogen.testing import tiny_prior
+
+    prior = tiny_prior(tie_embeddings=True)
+    prior.save_pretrained(str(tmp_path / "prior"))
+    from safetensors.torch import load_file
+
+    stored = load_file(str(tmp_path / "prior" / "diffusion_pytorch_model.safetensors"))
+    assert {v.dtype for v in stored.values() if v.is_floating_point()} == {torch.float16}
+    loaded = EmotionCodePrior.from_pretrained(str(tmp_path / "prior"))
+    assert loaded.dtype == torch.float32
+    for name, value in prior.state_dict().items():
+        assert torch.allclose(loaded.state_dict()[name], value, atol=1e-3, rtol=1e-3)

@@ -53,6 +53,9 @@ class EmotionCodePrior(ModelMixin, ConfigMixin):
             three separate ones: a third of the parameters with 32 codes a bar, and less to overfit.
     """
 
+    #: 7M parameters with 32 codes a bar: written in float16 (half the file; loading casts back to float32).
+    _storage_dtype = torch.float16
+
     @register_to_config
     def __init__(
         self,

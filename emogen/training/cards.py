@@ -35,7 +35,7 @@ def music_model_card(output: Path, scores: dict) -> str:
     layout = (f"VQ-VAE with rhythm and pitch coded per time slot ({slots} per bar: each slot's codes read only the notes "
               "starting in it, and its onsets decode from them plus the whole bar's) and duration and velocity per bar"
               if slots > 1 else "bar-level VQ-VAE")
-    tied = "; one embedding table per code column serves as input, in-bar input and output layer" if config.get("prior_tie_embeddings") else ""
+    tied = "; one embedding table per code column serves as input, in-bar input and output layer; stored in float16" if config.get("prior_tie_embeddings") else ""
     return f"""# emogen music checkpoint (`EmoMusicPipeline`)
 
 Emotion-conditioned piano music (MIDI) with element-level control, trained from scratch by
@@ -48,7 +48,7 @@ Emotion-conditioned piano music (MIDI) with element-level control, trained from 
 | `music_critic` | `emogen.music.MusicEmotionEncoder` | symbolic music emotion encoder into the shared emotion space (reranks `--candidates`): a bar encoder fused with a hand-made clip descriptor (key-profile mode and tonic-aligned pitch-class profile, interval and triad content, register, density, polyphony, velocity, durations, rhythm, bar repetition; `emogen.music.features.clip_descriptor`) | {_size(output / "music_critic")} |
 | `emotion_bank` | `emogen.emotion.EmotionBank` | the shared emotion space (untrained default bank, frozen) | {_size(output / "emotion_bank")} |
 
-Total {folder_megabytes(output):.1f} MB (fp32 safetensors).
+Total {folder_megabytes(output):.1f} MB (safetensors; the prior in float16, loaded as float32).
 
 ## Data
 EMOPIA (Hung et al., ISMIR 2021), piano MIDI clips with quadrant labels, **CC BY-NC-SA 4.0**: these
