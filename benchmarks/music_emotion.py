@@ -52,7 +52,7 @@ from emogen.music.metrics import MUSICALITY_FEATURES, CopyIndex, note_tokens, ov
 from emogen.music.representation import events_from_grid, grid_from_events
 from emogen.music.stats import CLIP_STATISTIC_NAMES, STATISTIC_NAMES, clip_statistics, note_array, piece_statistics
 from emogen.music.evaluation import (bars_of, critic_predict, critic_probabilities, element_transfer_movement, encode_clips,
-                                     evaluate_vqvae, prior_emotion_information, prior_nll, quadrant_scores)
+                                     evaluate_vqvae, prior_emotion_information, quadrant_scores)
 from emogen.music.features import ELEMENTS
 from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline
 
@@ -134,9 +134,7 @@ def main() -> None:
     nonempty = bars[0].flatten(1).any(1)
     transfer = element_transfer_movement(pipe.vqvae, *(x[nonempty] for x in bars), seed=args.seed)
     val_sequences = encode_clips(pipe.vqvae, load_music_clips("val"), (0,))
-    nll = {"conditioned": prior_nll(pipe.prior, val_sequences, pipe.emotion_bank, True),
-           "unconditional": prior_nll(pipe.prior, val_sequences, pipe.emotion_bank, False),
-           **prior_emotion_information(pipe.prior, val_sequences, pipe.emotion_bank)}
+    nll = prior_emotion_information(pipe.prior, val_sequences, pipe.emotion_bank)
 
     # 2. controllability (intensity 1) and 3. intensity levels
     generated: dict[tuple[str, float], list] = {}
@@ -226,7 +224,7 @@ def main() -> None:
     row("VQ-VAE test bars: onset F1 / pitch F1 / position F1", f"{vq_test['onset_f1']:.3f} / {vq_test['pitch_f1']:.3f} / {vq_test['position_f1']:.3f}")
     row("VQ-VAE test notes: duration / velocity accuracy (+-1)",
         f"{vq_test['duration_accuracy']:.3f} / {vq_test['velocity_accuracy']:.3f} ({vq_test['velocity_within_one']:.3f})")
-    row("prior val NLL per code: conditioned / unconditional", f"{nll['conditioned']:.4f} / {nll['unconditional']:.4f}")
+    row("prior val NLL per code: conditioned / unconditional", f"{nll['nll_conditioned']:.4f} / {nll['nll_unconditional']:.4f}")
     row("prior val: nats per clip the emotion explains / most possible", f"{nll['nats_per_clip']:.2f} / {nll['label_entropy']:.2f}")
     row("prior val as a classifier: quadrant accuracy", f"{nll['quadrant_accuracy']:.3f}")
     for who, s in (("critic", critic_real), ("judge", judge_real)):

@@ -30,7 +30,7 @@ class Stage(str, Enum):
 @train_command("music", EXAMPLES)
 def train_music_command(
     output: TrainOutputOpt = Path("checkpoints/music"),
-    vq_steps: Annotated[int, typer.Option("--vq-steps", min=1, help="VQ-VAE optimisation steps.")] = 6000,
+    vq_steps: Annotated[int, typer.Option("--vq-steps", min=1, help="VQ-VAE optimisation steps.")] = 8000,
     prior_steps: Annotated[int, typer.Option("--prior-steps", min=1, help="Prior optimisation steps.")] = 3000,
     critic_steps: Annotated[int, typer.Option("--critic-steps", min=1, help="Critic optimisation steps.")] = 1000,
     small: Annotated[bool, typer.Option("--small", help="A tiny, fast configuration (for tests; not a useful model).")] = False,

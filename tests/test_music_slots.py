@@ -149,3 +149,18 @@ def test_prior_is_stored_in_float16_and_loads_as_float32(tmp_path):
     assert loaded.dtype == torch.float32
     for name, value in prior.state_dict().items():
         assert torch.allclose(loaded.state_dict()[name], value, atol=1e-3, rtol=1e-3)
+
+
+def test_prior_emotion_information_nll_matches_prior_nll():
+    from emogen.emotion import EmotionBank
+    from emogen.music.evaluation import prior_emotion_information, prior_nll
+    from emogen.testing import TINY_CODEBOOK_SIZES, tiny_prior
+
+    bank = EmotionBank().eval()
+    prior = tiny_prior(emotion_dim=bank.config.embedding_dim).eval()
+    g = torch.Generator().manual_seed(1)
+    seqs = [(torch.stack([torch.randint(0, k, (3,), generator=g) for k in TINY_CODEBOOK_SIZES], -1), cat)
+            for cat in ("happy", "sad", "calm")]
+    info = prior_emotion_information(prior, seqs, bank)
+    assert info["nll_conditioned"] == pytest.approx(prior_nll(prior, seqs, bank, True), rel=1e-6)
+    assert info["nll_unconditional"] == pytest.approx(prior_nll(prior, seqs, bank, False), rel=1e-6)

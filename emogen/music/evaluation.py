@@ -179,17 +179,19 @@ def prior_emotion_information(model: EmotionCodePrior, sequences: Sequence[tuple
     """
     t = model.config.max_bars
     conditions = {c: bank.condition(c) for c in QUADRANT_CATEGORIES}
-    gains, hits = [], []
+    own, unconditional, hits, count = [], [], [], 0
     for seq, cat in sequences:
         codes = seq[None, :t]
         nll = {c: _sequence_nll(model, codes, cond.embedding, cond.mask) for c, cond in conditions.items()}
-        unconditional = _sequence_nll(model, codes, conditions[cat].embedding, torch.zeros(1))
-        gains.append(unconditional - nll[cat])
+        own.append(nll[cat])
+        unconditional.append(_sequence_nll(model, codes, conditions[cat].embedding, torch.zeros(1)))
         hits.append(min(nll, key=nll.get) == cat)
+        count += codes.shape[1] * codes.shape[2]
     counts = np.array([sum(cat == c for _, cat in sequences) for c in QUADRANT_CATEGORIES], dtype=float)
     share = counts[counts > 0] / max(counts.sum(), 1.0)
-    return {"nats_per_clip": float(np.mean(gains)) if gains else 0.0, "label_entropy": float(-(share * np.log(share)).sum()),
-            "quadrant_accuracy": float(np.mean(hits)) if hits else 0.0}
+    return {"nll_conditioned": sum(own) / max(count, 1), "nll_unconditional": sum(unconditional) / max(count, 1),
+            "nats_per_clip": float(np.mean(np.subtract(unconditional, own))) if own else 0.0,
+            "label_entropy": float(-(share * np.log(share)).sum()), "quadrant_accuracy": float(np.mean(hits)) if hits else 0.0}
 
 
 @torch.no_grad()
