@@ -298,17 +298,18 @@ def print_sweep(sweep: dict[str, dict[str, dict[float, list[float]]]]) -> None:
     head = " | ".join(f"a={a:<4g}" for a in INTENSITIES)
     print(f"| {'emotion':<9} | {'measure':<14} | {head} | {'rho':>5} | {'step':>4} |")
     print(f"|{'-' * 11}|{'-' * 16}|" + "|".join("-" * 8 for _ in INTENSITIES) + f"|{'-' * 7}|{'-' * 6}|")
-    even = total = 0
+    even = {"judge": [0, 0], "critic and prosody": [0, 0]}  # group -> [passing, total]
     for emotion, measures in sweep.items():
         for name, by_a in measures.items():
             means = [float(np.nanmean(by_a[a])) for a in INTENSITIES]
             rho, step = step_profile(means)
-            if name in ("judge p", "critic p"):
-                total += 1
-                even += abs(rho) >= 0.9 and step <= 0.5
+            group = even["judge" if name == "judge p" else "critic and prosody"]
+            group[0] += abs(rho) >= 0.9 and step <= 0.5
+            group[1] += 1
             cells = " | ".join(f"{m:6.3f}" if abs(m) < 10 else f"{m:6.2f}" for m in means)
             print(f"| {emotion:<9} | {name:<14} | {cells} | {rho:5.2f} | {step:4.2f} |")
-    print(f"judge and critic target probability with Spearman >= 0.9 and no step above half the change: {even} of {total}")
+    print(f"Spearman >= 0.9 and no step above half the change: critic target probability and the prosodic measures "
+          f"{even['critic and prosody'][0]} of {even['critic and prosody'][1]}; judge target probability {even['judge'][0]} of {even['judge'][1]}")
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from ._train_options import CheckpointEveryOpt, ResumeOpt, ThreadsOpt, TrainOutp
 EXAMPLES = [
     "emogen train voice --output checkpoints/voice",
     "emogen train voice --output checkpoints/voice --only critic     # retrain only the speech critic",
-    "emogen train voice --output checkpoints/voice --only converter  # retrain only the converter (+ intensity curves)",
+    "emogen train voice --output checkpoints/voice --only converter  # retrain only the converter",
     "emogen train voice --output runs/voice-small --encoder-epochs 5 --converter-steps 200",
     "emogen train voice --output checkpoints/voice --resume",
     "accelerate launch -m emogen.cli.main train voice --output runs/voice-gpu",
@@ -25,7 +25,7 @@ def train_voice_command(
     cache: Annotated[Path, typer.Option("--cache", help="Folder of the WORLD/encoder feature cache (built on first use, keyed by clips and feature config).")] = Path("runs/voice_cache"),
     only: Annotated[
         str | None,
-        typer.Option("--only", help="Run one stage only, inside an existing --output folder, keeping the rest: 'critic' retrains the speech critic, 'converter' the conversion denoiser and its intensity curves, 'intensity' only measures the converter's intensity curves (about 3 min)."),
+        typer.Option("--only", help="Run one stage only, inside an existing --output folder, keeping the rest: 'critic' retrains the speech critic, 'converter' the conversion denoiser."),
     ] = None,
     encoder_epochs: Annotated[int | None, typer.Option("--encoder-epochs", min=1, help="Speech critic epochs (default: the shipped recipe's).")] = None,
     converter_steps: Annotated[int | None, typer.Option("--converter-steps", min=1, help="Denoiser optimisation steps (default: the shipped recipe's).")] = None,
@@ -60,17 +60,9 @@ def train_voice_command(
         converter=ConverterTrainConfig(batch_size=batch_size, seed=seed, **({"steps": converter_steps} if converter_steps else {})),
     )
     scores = train_voice(output, config, resume=resume, checkpoint_every=checkpoint_every, only=only)
-    if only == "intensity":
-        curves = scores["intensity_curves"]
-        import numpy as np
-
-        summary = ", ".join(f"{name} {np.interp(0.25, np.linspace(0, 1, len(curve)), curve):.2f}" for name, curve in curves.items())
-        typer.echo(f"saved {output}/denoiser intensity curves (model intensity for asked 0.25: {summary}); {scores['minutes']['intensity']:.1f} min")
-        return
     if only == "converter":
         pairs = ", ".join(f"{k} {v}" for k, v in scores["num_pairs_per_corpus"].items())
-        typer.echo(f"saved {output}/denoiser: {scores['num_pairs']} pairs ({pairs}); {scores['minutes']['converter']:.1f} min training, "
-                   f"{scores['minutes']['intensity']:.1f} min intensity curves")
+        typer.echo(f"saved {output}/denoiser: {scores['num_pairs']} pairs ({pairs}); {scores['minutes']['converter']:.1f} min training")
         return
     test = scores["encoder_test"]
     critic = scores.get("critic", {})

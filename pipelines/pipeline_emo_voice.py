@@ -2,8 +2,9 @@
 
 WORLD analysis of the source (log-F0, energy, mel-cepstrum, aperiodicity) -> a conditional 1-D diffusion
 denoiser predicts the change of log-F0, energy and low-order mel-cepstrum toward the target emotion,
-conditioned on the target's point in the shared emotion space (intensity is the bank's directional
-vector) -> speaking-rate change by time-scaling the WORLD frames -> WORLD resynthesis, which keeps the
+conditioned on the target emotion at intensity 1 (the end of the bank's direction from neutral); the
+asked intensity scales that change (``angry:0.5`` makes half of ``angry:1``'s change of every feature, so
+intensity steps are even) -> speaking-rate change by time-scaling the WORLD frames -> WORLD resynthesis, which keeps the
 speaker's own spectral identity. Above 16 kHz the envelope and aperiodicity are analysed again at the
 input's rate and the model's change is carried over to them (:mod:`emogen.voice.fullband`), so a 44.1 or
 48 kHz recording keeps its band above 8 kHz. Long recordings are processed in chunks cut at pauses. The speech
@@ -30,7 +31,6 @@ from emogen.voice.audio import MODEL_SAMPLE_RATE, check_audio, resample, save_au
 from emogen.voice.denoiser import POOL, VoiceConversionDenoiser, condition_features
 from emogen.voice.encoder import SpeechEmotionEncoder
 from emogen.voice.fullband import analyze_full_band, envelope_log_gain, extend_log_gain, synthesize_full_band
-from emogen.voice.intensity import calibrated_spec
 from emogen.voice.recognize import embed_audio
 from emogen.voice.world import analyze, continuous_log_f0, decode_envelope, synthesize
 
@@ -130,7 +130,7 @@ class EmoVoicePipeline(EmogenPipeline):
             progress.update()
         return latents * denoiser.delta_std[None, :, None]
 
-    def _convert_chunk(self, audio: np.ndarray, sample_rate: int, emotion, log_rate: float, num_inference_steps: int, guidance_scale: float, temperature: float, generator, progress) -> np.ndarray:
+    def _convert_chunk(self, audio: np.ndarray, sample_rate: int, emotion, strength: float, log_rate: float, num_inference_steps: int, guidance_scale: float, temperature: float, generator, progress) -> np.ndarray:
         """Convert one mono chunk at ``sample_rate`` (16 kHz or more); returns the converted signal at that rate.
 
         Leading and trailing silence is kept as it is (the models saw speech with 0.2 s of context).
@@ -139,11 +139,14 @@ class EmoVoicePipeline(EmogenPipeline):
         if end - start < int(0.1 * sample_rate):
             progress.update(num_inference_steps)
             return audio
-        speech = self._convert_speech(audio[start:end], sample_rate, emotion, log_rate, num_inference_steps, guidance_scale, temperature, generator, progress)
+        speech = self._convert_speech(audio[start:end], sample_rate, emotion, strength, log_rate, num_inference_steps, guidance_scale, temperature, generator, progress)
         return np.concatenate([audio[:start], speech, audio[end:]]).astype(np.float32)
 
-    def _convert_speech(self, audio: np.ndarray, sample_rate: int, emotion, log_rate: float, num_inference_steps: int, guidance_scale: float, temperature: float, generator, progress) -> np.ndarray:
+    def _convert_speech(self, audio: np.ndarray, sample_rate: int, emotion, strength: float, log_rate: float, num_inference_steps: int, guidance_scale: float, temperature: float, generator, progress) -> np.ndarray:
         """WORLD analysis, denoising, feature edit, rate change and resynthesis of a stretch of speech.
+
+        ``emotion`` is the target at intensity 1; the model's feature change is scaled by ``strength`` (the
+        asked intensity; 0 leaves the features as they are and skips the denoiser).
 
         The model works on the 16 kHz analysis; above 16 kHz its change is carried over to a full-band
         analysis at ``sample_rate`` (same F0 and frames), which is what gets resynthesised.
@@ -153,8 +156,12 @@ class EmoVoicePipeline(EmogenPipeline):
         device = self._execution_device
         cond = torch.from_numpy(condition_features(world, self.denoiser.config.utterance_norm).T[None]).to(device)
         cond = self.denoiser.normalize_condition(cond)
-        deltas = self._sample_deltas(cond, emotion, num_inference_steps, guidance_scale, temperature, generator, progress)
-        deltas = deltas[0].float().cpu().numpy().T  # (model frames, channels)
+        if strength > 0:
+            deltas = self._sample_deltas(cond, emotion, num_inference_steps, guidance_scale, temperature, generator, progress)
+            deltas = strength * deltas[0].float().cpu().numpy().T  # (model frames, channels)
+        else:
+            progress.update(num_inference_steps)
+            deltas = np.zeros((cond.shape[-1], self.denoiser.out_channels))
         # model frames (20 ms) -> WORLD frames (5 ms) by linear interpolation
         pos = (np.arange(world.num_frames) + 0.5) / POOL - 0.5
         grid = np.arange(deltas.shape[0])
@@ -226,11 +233,12 @@ class EmoVoicePipeline(EmogenPipeline):
         out_rate = output_sample_rate or sample_rate
         work_rate = max(MODEL_SAMPLE_RATE, min(sample_rate, out_rate))  # full band where both sides have it
         generator = make_generators(generator, batch_size)
-        # 3. encode the emotion (through the measured intensity curves, so intensity steps are even) and the
-        # speaking rate (linear in the asked intensity)
-        model_spec = calibrated_spec(spec, self.denoiser.config.intensity_curves)
-        condition = self.encode_emotion(model_spec, batch_size=1)
-        asked = condition if model_spec == spec else self.encode_emotion(spec, batch_size=1)
+        # 3. encode the emotion at intensity 1 (the end of its direction from neutral) and the asked intensity,
+        # which scales the model's change (even steps: half the intensity, half the change of every feature),
+        # and the speaking rate (its log linear in the asked intensity)
+        asked = self.encode_emotion(spec, batch_size=1)
+        condition = asked.at_full_intensity(self.encode_emotion("neutral", batch_size=1))
+        strength = float(asked.intensity[0])
         log_rate = math.log(rate) if rate is not None else float(self.denoiser.log_rate(asked.weights)[0])
         # 4-6. per input and chunk: WORLD analysis, timesteps, latents, denoising loop, resynthesis
         monos = [resample(to_mono(a), sample_rate, work_rate) for a in audios]
@@ -240,7 +248,7 @@ class EmoVoicePipeline(EmogenPipeline):
             for n, (signal, chunks) in enumerate(zip(monos, spans)):
                 gen = generator[n] if isinstance(generator, list) else generator
                 pieces = [
-                    self._convert_chunk(signal[a:b], work_rate, condition, log_rate, num_inference_steps, guidance_scale, temperature, gen, progress)
+                    self._convert_chunk(signal[a:b], work_rate, condition, strength, log_rate, num_inference_steps, guidance_scale, temperature, gen, progress)
                     for a, b in chunks
                 ]
                 outputs.append(np.concatenate(pieces))

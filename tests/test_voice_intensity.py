@@ -1,71 +1,75 @@
-"""Intensity curves: the asked intensity maps to the model's so that the converter's change grows evenly."""
+"""Intensity scales the converter's change: ``angry:0.5`` makes exactly half of ``angry:1``'s feature change."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import torch
 
-from emogen.emotion import EmotionSpec
+import emogen.pipelines.pipeline_emo_voice as voice_pipeline
 from emogen.testing import build_tiny_voice_pipeline
-from emogen.voice.intensity import CURVE_POINTS, calibrated_spec, fit_intensity_curve, fit_intensity_curves, source_conditions
+from emogen.voice.world import continuous_log_f0
 
 
-def test_a_late_response_is_inverted_into_even_steps():
-    amounts = np.linspace(0, 1, 21)
-    # a converter that does nothing below 0.3 and then rises quickly (like one trained at 0, 0.6 and 1 only)
-    progress = np.clip((amounts - 0.3) / 0.7, 0, 1) ** 0.7
-    response = np.stack([progress * 2.0, progress * -1.0], axis=1)
-    curve = np.array(fit_intensity_curve(response, amounts))
-    assert len(curve) == CURVE_POINTS and curve[0] == 0.0 and abs(curve[-1] - 1.0) < 1e-6
-    assert np.all(np.diff(curve) >= 0)
-    # asking for u gives a model intensity whose progress is u
-    achieved = np.interp(curve, amounts, progress)
-    assert np.allclose(achieved, np.linspace(0, 1, CURVE_POINTS), atol=0.02)
-    assert curve[1] > 0.3  # the first step already reaches the responsive range
-
-
-def test_a_flat_response_keeps_the_asked_intensity():
-    amounts = np.linspace(0, 1, 5)
-    assert np.allclose(fit_intensity_curve(np.zeros((5, 3)), amounts), np.linspace(0, 1, CURVE_POINTS))
-
-
-def test_calibrated_spec_maps_each_component_and_leaves_others():
-    curves = {"angry": list(np.linspace(0, 1, CURVE_POINTS) ** 0.5)}
-    spec = calibrated_spec(EmotionSpec.parse("angry:0.25+sad:0.5"), curves)
-    expected = float(np.interp(0.25, np.linspace(0, 1, CURVE_POINTS), curves["angry"]))  # between 0.2 and 0.3 on the curve
-    assert dict(spec.components) == {"angry": expected, "sad": 0.5} and expected > 0.45
-    va = EmotionSpec.parse("va:0.5,0.5")
-    assert calibrated_spec(va, curves) == va
-    assert calibrated_spec(EmotionSpec.parse("angry:0.3"), None) == EmotionSpec.parse("angry:0.3")
-
-
-def test_curves_are_measured_on_a_pipeline_and_survive_save_load(tmp_path):
-    pipe = build_tiny_voice_pipeline()
+def _speech() -> np.ndarray:
     t = np.arange(16000) / 16000
-    speech = (0.3 * np.sin(2 * np.pi * 150 * t) * (1 + 0.5 * np.sin(2 * np.pi * 4 * t))).astype(np.float32)
-    curves = fit_intensity_curves(pipe, source_conditions(pipe, [speech]), categories=["angry"], num_inference_steps=2)
-    assert set(curves) == {"angry"} and len(curves["angry"]) == CURVE_POINTS and np.all(np.diff(curves["angry"]) >= -1e-9)
-    pipe.denoiser.register_to_config(intensity_curves=curves)
-    pipe.save_pretrained(tmp_path / "p")
-    loaded = type(pipe).from_pretrained(tmp_path / "p")
-    assert loaded.denoiser.config.intensity_curves == curves
+    return (0.3 * np.sin(2 * np.pi * (150 + 20 * np.sin(2 * np.pi * 2 * t)) * t) * (1 + 0.5 * np.sin(2 * np.pi * 4 * t))).astype(np.float32)
 
 
-def test_only_intensity_stage_writes_curves_into_an_existing_folder(tmp_path, monkeypatch):
-    """`emogen train voice --only intensity` stores measured curves in denoiser/config.json and scores.json."""
-    import json
+@pytest.fixture()
+def edited_features(monkeypatch):
+    """Run the tiny pipeline and return, per call, the WORLD features it resynthesises (log-F0, mel-cepstrum)."""
+    captured = []
+    original = voice_pipeline.synthesize
 
+    def spy(world):
+        captured.append((continuous_log_f0(world.f0).copy(), world.mcep.copy(), world.voiced.copy()))
+        return original(world)
+
+    monkeypatch.setattr(voice_pipeline, "synthesize", spy)
+    pipe = build_tiny_voice_pipeline()
+    pipe.set_progress_bar_config(disable=True)
+
+    def run(emotion: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pipe(_speech(), 16000, emotion=emotion, num_inference_steps=2, rate=1.0, generator=torch.Generator().manual_seed(3))
+        return captured[-1]
+
+    return run
+
+
+def test_half_intensity_makes_half_the_change_of_every_feature(edited_features):
+    f0_0, mcep_0, voiced = edited_features("angry:0")
+    f0_half, mcep_half, _ = edited_features("angry:0.5")
+    f0_full, mcep_full, _ = edited_features("angry:1")
+    change_full, change_half = f0_full - f0_0, f0_half - f0_0
+    assert np.abs(change_full[voiced]).max() > 1e-3  # the model does change the pitch
+    assert np.allclose(change_half[voiced], 0.5 * change_full[voiced], atol=1e-4)
+    assert np.allclose(mcep_half - mcep_0, 0.5 * (mcep_full - mcep_0), atol=1e-4)
+
+
+def test_zero_intensity_and_neutral_leave_the_features_as_analysed(edited_features):
+    from emogen.voice.world import analyze
+
+    source = analyze(_speech(), 16000)
+    for emotion in ("angry:0", "neutral"):
+        f0, mcep, voiced = edited_features(emotion)
+        assert np.allclose(f0[voiced], continuous_log_f0(source.f0)[source.voiced], atol=1e-6)
+        assert np.allclose(mcep, source.mcep, atol=1e-6)
+
+
+def test_a_mixture_is_scaled_by_its_total_intensity(edited_features):
+    f0_0, _, voiced = edited_features("angry:0")
+    f0_mix, _, _ = edited_features("angry:0.2+sad:0.2")
+    f0_full, _, _ = edited_features("angry:0.5+sad:0.5")
+    assert np.allclose((f0_mix - f0_0)[voiced], 0.4 * (f0_full - f0_0)[voiced], atol=1e-4)
+
+
+def test_only_rejects_an_unknown_stage(tmp_path):
     from typer.testing import CliRunner
 
-    import emogen.training.voice as recipe
     from emogen.cli.main import app
 
     folder = tmp_path / "voice"
     build_tiny_voice_pipeline().save_pretrained(folder)
-    curve = [round(x, 3) for x in np.linspace(0, 1, CURVE_POINTS) ** 0.5]
-    monkeypatch.setattr(recipe, "ravdess_intensity_curves", lambda pipe, root=None: {"angry": curve})  # no RAVDESS needed
-    result = CliRunner().invoke(app, ["train", "voice", "--output", str(folder), "--only", "intensity"])
-    assert result.exit_code == 0, result.output
-    assert json.loads((folder / "denoiser" / "config.json").read_text())["intensity_curves"] == {"angry": curve}
-    assert json.loads((folder / "scores.json").read_text())["intensity_curves"] == {"angry": curve}
-    bad = CliRunner().invoke(app, ["train", "voice", "--output", str(folder), "--only", "everything"])
-    assert bad.exit_code == 2
+    for stage in ("everything", "intensity"):
+        assert CliRunner().invoke(app, ["train", "voice", "--output", str(folder), "--only", stage]).exit_code == 2

@@ -138,13 +138,12 @@ temperature 0.5 (chosen on the validation actors 17-18). Duration factors at int
 training pairs (nEMO's speakers speed up for anger where RAVDESS' actors slow down, so the two are not pooled):
 {slopes}.
 
-## Intensity curves
-Trained at intensities 0, 0.6 and 1.0 only, the converter barely reacts below 0.3 and changes most
-between 0.5 and 0.75. `intensity_curves` in `denoiser/config.json` map the asked intensity to the model's
-so that the converter's feature change (mean and spread of its log-F0, energy and low-cepstrum deltas)
-grows in even steps; measured on the neutral clips of the validation actors 17-18 along the deterministic
-DDIM path (`emogen.voice.intensity`; alone: `emogen train voice --output DIR --only intensity`). The
-speaking rate stays linear in the asked intensity.
+## Intensity
+Trained at intensities 0, 0.6 and 1.0 only, the converter's response to the embedding's intensity is not
+linear (it barely reacts below 0.3 and changes most between 0.5 and 0.75). So the pipeline samples the
+emotion at intensity 1 (the end of the bank's direction from neutral) and scales the predicted change by
+the asked intensity: `angry:0.5` makes exactly half of `angry:1`'s change of log-F0, energy and cepstrum,
+and `angry:0` leaves the features as analysed. The speaking rate's log is linear in the asked intensity.
 
 ## Limits
 Acted English speech of 20 North-American actors, two sentences; other languages, spontaneous speech and

@@ -97,9 +97,6 @@ class VoiceConversionDenoiser(ModelMixin, ConfigMixin):
             category (measured on the training pairs); duration scales by ``exp(sum_k w_k * a_k * s_k)``.
         utterance_norm (`bool`, *optional*, defaults to `False`): whether the source mel-cepstrum is
             mean-normalised per utterance (see :func:`condition_features`).
-        intensity_curves (`dict[str, list[float]]`, *optional*): per category, the model intensity for asked
-            intensities ``0, 0.1, ..., 1``, measured after training so that the change grows in even steps
-            (:mod:`emogen.voice.intensity`); without them the asked intensity is used as it is.
 
     Example:
         >>> model = VoiceConversionDenoiser()
@@ -119,7 +116,6 @@ class VoiceConversionDenoiser(ModelMixin, ConfigMixin):
         emotion_dim: int = 16,
         rate_slopes: list[float] | None = None,
         utterance_norm: bool = False,
-        intensity_curves: dict[str, list[float]] | None = None,
     ) -> None:
         super().__init__()
         out = 1 + num_modified_mcep
