@@ -4,7 +4,7 @@
 checkpoint (see its model card) on a 2-core CPU in well under an hour; both models train through
 :func:`~emogen.training.fit`, so the same code runs on GPUs through accelerate. ``--only critic``
 retrains just the critic inside an existing pipeline folder (:func:`train_critic_only`), ``--only converter``
-just the converter and its intensity curves (:func:`train_converter_only`). RAVDESS is split
+just the converter (:func:`train_converter_only`). RAVDESS is split
 by actor: train 01-16, validation 17-18, test 19-20; nEMO by speaker (:data:`~emogen.data.nemo.NEMO_SPLITS`).
 
 Critic data (:func:`build_critic_data`): clean clips of RAVDESS and, in the shipped recipe, nEMO (mapped
@@ -54,7 +54,6 @@ from ..voice.dataset import ClipFeatures, build_cache, build_nemo_cache
 from ..voice.denoiser import VoiceConversionDenoiser
 from ..voice.encoder import SpeechEmotionEncoder
 from ..voice.evaluation import embed_clips, evaluate_encoder, pad_frames, pooled_raw_features, speaker_probe
-from ..voice.intensity import ravdess_intensity_curves
 from ..voice.pairs import ConversionPair, build_pairs, rate_slopes
 from .cards import voice_model_card
 from .loop import FitConfig, FitResult, GeneratorState, seeded_init
@@ -86,7 +85,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: The stages ``only=`` runs on their own inside an existing pipeline folder.
-VOICE_STAGES: tuple[str, ...] = ("critic", "converter", "intensity")
+VOICE_STAGES: tuple[str, ...] = ("critic", "converter")
 
 
 @dataclass
@@ -155,7 +154,7 @@ class EncoderTrainConfig:
 def shipped_encoder_config(**overrides) -> EncoderTrainConfig:
     """The shipped critic's recipe: RAVDESS + nEMO, one augmented copy per training clip, non-speech negatives."""
     settings = {"corpora": ("ravdess", "nemo"), "augment_copies": 2, "augment": {"p_speed": 0.5, "p_eq": 0.5}, "nonspeech_per_kind": 100,
-                "epochs": 12, "crop_frames": 200, "encoder_kwargs": {"level_norm": True}, "ema_decay": 0.998, "label_smoothing": 0.1, "corpus_smoothing": {"nemo": 0.35}, "feature_tilt": 1.0}
+                "epochs": 12, "crop_frames": 200, "encoder_kwargs": {"level_norm": True}, "ema_decay": 0.998, "label_smoothing": 0.1, "corpus_smoothing": {"nemo": 0.5}, "feature_tilt": 1.0}
     settings.update(overrides)
     return EncoderTrainConfig(**settings)
 
@@ -794,8 +793,7 @@ def train_voice(output: str | os.PathLike[str], config: VoiceTrainConfig | None 
     The feature cache, the split and both models' hyper-parameters come from ``config`` (the shipped
     model's by default); ``resume`` and ``checkpoint_every`` as in :func:`~emogen.training.music.train_music`.
     ``only="critic"`` retrains just the critic inside an existing ``output`` (:func:`train_critic_only`),
-    ``only="converter"`` just the converter and its intensity curves (:func:`train_converter_only`),
-    ``only="intensity"`` just measures the curves (:func:`fit_intensity_only`).
+    ``only="converter"`` just the converter (:func:`train_converter_only`).
     Returns the scores (encoder validation/test, critic calibration, speaker probes, minutes), also in
     ``scores.json``.
     """
@@ -805,8 +803,6 @@ def train_voice(output: str | os.PathLike[str], config: VoiceTrainConfig | None 
         if only not in VOICE_STAGES:
             msg = f"only must be one of {', '.join(VOICE_STAGES)} (or None for the whole recipe), got {only!r}"
             raise ValueError(msg)
-        if only == "intensity":
-            return fit_intensity_only(output, data_root)
         if only == "converter":
             return train_converter_only(output, config, data_root, resume=resume, checkpoint_every=checkpoint_every)
         return train_critic_only(output, config, data_root, resume=resume, checkpoint_every=checkpoint_every)
@@ -828,9 +824,6 @@ def train_voice(output: str | os.PathLike[str], config: VoiceTrainConfig | None 
             denoiser, scheduler, converter_fit = train_converter(pairs, bank, conv_cfg, run)
 
     pipe = EmoVoicePipeline(denoiser=denoiser, scheduler=scheduler, emotion_bank=bank, speech_critic=encoder)
-    # 3. intensity curves: even steps from the asked intensity to the model's (measured on validation actors)
-    with run.timed("intensity"):
-        denoiser.register_to_config(intensity_curves=ravdess_intensity_curves(pipe, data_root))
     scores = {
         **critic_scores,
         **_converter_scores(denoiser, bank, pairs),
@@ -839,32 +832,6 @@ def train_voice(output: str | os.PathLike[str], config: VoiceTrainConfig | None 
         "history": {"encoder": encoder_fit.history, "converter": converter_fit.history},
     }
     finish_recipe(pipe, output, scores, lambda folder, s: update_critic_card(voice_model_card(folder, s), s, folder), run)
-    return scores
-
-
-def fit_intensity_only(output: str | os.PathLike[str], data_root: str | None = None) -> dict:
-    """Measure the intensity curves of the converter in the pipeline folder ``output`` and store them in its
-    ``denoiser/config.json`` (weights untouched) and ``scores.json`` (:mod:`emogen.voice.intensity`)."""
-    import time
-
-    from ..pipelines.pipeline_emo_voice import EmoVoicePipeline
-    from ..utils import atomic_output
-
-    folder = Path(output)
-    if not (folder / "model_index.json").is_file():
-        msg = f"--only intensity measures the converter of an existing voice pipeline folder, but {str(folder)!r} has no model_index.json"
-        raise FileNotFoundError(msg)
-    start = time.perf_counter()
-    pipe = EmoVoicePipeline.from_pretrained(str(folder))
-    curves = ravdess_intensity_curves(pipe, data_root)
-    pipe.denoiser.register_to_config(intensity_curves=curves)
-    pipe.denoiser.save_pretrained(folder / "denoiser")
-    scores_path = folder / "scores.json"
-    scores = json.loads(scores_path.read_text()) if scores_path.is_file() else {}
-    scores["intensity_curves"] = curves
-    scores.setdefault("minutes", {})["intensity"] = (time.perf_counter() - start) / 60
-    with atomic_output(scores_path) as tmp:
-        Path(tmp).write_text(json.dumps(scores, indent=2) + "\n")
     return scores
 
 
@@ -899,8 +866,8 @@ def train_critic_only(output: str | os.PathLike[str], config: VoiceTrainConfig |
 
 def train_converter_only(output: str | os.PathLike[str], config: VoiceTrainConfig | None = None, data_root: str | None = None, *,
                          resume: bool = False, checkpoint_every: int | None = None) -> dict:
-    """Retrain only the conversion denoiser of the pipeline folder ``output`` (and measure its intensity
-    curves); the critic, the bank and the scheduler stay. ``denoiser/`` is replaced and the converter's
+    """Retrain only the conversion denoiser of the pipeline folder ``output``; the critic, the bank and the
+    scheduler stay. ``denoiser/`` is replaced and the converter's
     entries of ``scores.json`` updated; the model card's converter numbers are the benchmark's to update."""
     from ..pipelines.pipeline_emo_voice import EmoVoicePipeline
 
@@ -911,8 +878,6 @@ def train_converter_only(output: str | os.PathLike[str], config: VoiceTrainConfi
     with run.timed("converter"):
         pairs = converter_pairs(config.converter, config.cache, data_root)
         pipe.denoiser, _, converter_fit = train_converter(pairs, pipe.emotion_bank, config.converter, run)
-    with run.timed("intensity"):
-        pipe.denoiser.register_to_config(intensity_curves=ravdess_intensity_curves(pipe, data_root))
     replace_component(output, "denoiser", pipe.denoiser)
     scores = _update_scores(output, _converter_scores(pipe.denoiser, pipe.emotion_bank, pairs), run, "converter", asdict(config.converter), converter_fit)
     if run.checkpoint_dir is not None:
@@ -921,9 +886,8 @@ def train_converter_only(output: str | os.PathLike[str], config: VoiceTrainConfi
 
 
 def _converter_scores(denoiser: VoiceConversionDenoiser, bank: EmotionBank, pairs: list[ConversionPair]) -> dict:
-    """The converter's entries of ``scores.json``: intensity curves, pairs per corpus and rate slopes."""
+    """The converter's entries of ``scores.json``: pairs per corpus and rate slopes."""
     return {
-        "intensity_curves": denoiser.config.intensity_curves,
         "num_pairs": len(pairs),
         "num_pairs_per_corpus": {c: sum(p.corpus == c for p in pairs) for c in sorted({p.corpus for p in pairs})},
         "rate_slopes": dict(zip(bank.categories, denoiser.config.rate_slopes)),
