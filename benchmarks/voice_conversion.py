@@ -293,8 +293,8 @@ def step_profile(values: list[float]) -> tuple[float, float]:
 
 def print_sweep(sweep: dict[str, dict[str, dict[float, list[float]]]]) -> None:
     """The intensity sweep table: per emotion and measure, the means at each intensity, Spearman, largest step share."""
-    print(f"\nintensity sweep (mean over the conversions; rho: Spearman with intensity, sign = direction; step: the largest "
-          f"single step's share of the total change, 0.25 = even, 1 = a switch)")
+    print("\nintensity sweep (mean over the conversions; rho: Spearman with intensity, sign = direction; step: the largest "
+          "single step's share of the total change, 0.25 = even, 1 = a switch)")
     head = " | ".join(f"a={a:<4g}" for a in INTENSITIES)
     print(f"| {'emotion':<9} | {'measure':<14} | {head} | {'rho':>5} | {'step':>4} |")
     print(f"|{'-' * 11}|{'-' * 16}|" + "|".join("-" * 8 for _ in INTENSITIES) + f"|{'-' * 7}|{'-' * 6}|")

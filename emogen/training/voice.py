@@ -938,8 +938,12 @@ def _row(name: str, s: dict) -> str:
 #: The card's old first sentence of "Limits" and what replaces it (the rest of the section belongs to the converter).
 _OLD_LIMITS = ("Acted English speech of 20 North-American actors, two sentences; other languages, spontaneous speech and\n"
                "noisy recordings are out of domain.")
-_CRITIC_LIMITS = """Acted speech: English (20 North-American actors, two sentences) and, for the critic, Polish (nEMO);
+_CRITIC_ONLY_LIMITS = """Acted speech: English (20 North-American actors, two sentences) and, for the critic, Polish (nEMO);
 spontaneous speech, other languages and real-world recordings are out of the training domain. The critic's
+calibration is measured only on held-out speakers of these two corpora, on synthetic noise and on synthetic
+non-speech; it reads "uncertain" when unsure rather than guessing. nEMO has no calm or disgusted clips."""
+_CRITIC_LIMITS = """Acted speech: English (20 North-American actors, two sentences) and Polish (nEMO, 9 actors, about 90
+sentences); spontaneous speech, other languages and real-world recordings are out of the training domain. The critic's
 calibration is measured only on held-out speakers of these two corpora, on synthetic noise and on synthetic
 non-speech; it reads "uncertain" when unsure rather than guessing. nEMO has no calm or disgusted clips."""
 
@@ -948,8 +952,9 @@ def _critic_limits(text: str) -> str:
     """Put the critic's domain sentence at the start of "Limits", leaving the rest of the section as it is."""
     if _CRITIC_LIMITS in text:
         return text
-    if _OLD_LIMITS in text:
-        return text.replace(_OLD_LIMITS, _CRITIC_LIMITS, 1)
+    for old in (_OLD_LIMITS, _CRITIC_ONLY_LIMITS):  # cards written before nEMO trained the converter too
+        if old in text:
+            return text.replace(old, _CRITIC_LIMITS, 1)
     match = re.search(r"^## Limits\n", text, re.M)
     if match is None:
         return _replace_section(text, "Limits", _CRITIC_LIMITS)
@@ -972,14 +977,15 @@ validation 17-18, test 19-20."""
     if nemo:
         data += """
 
-The speech critic also learns from nEMO (Christop, LREC-COLING 2024; acted Polish, 9 actors, 16 kHz Opus,
-**CC BY-NC-SA 4.0**), emotions mapped to the bank (anger -> angry, fear -> fearful, happiness -> happy,
+The speech critic and the converter also learn from nEMO (Christop, LREC-COLING 2024; acted Polish, 9 actors,
+16 kHz Opus, **CC BY-NC-SA 4.0**; the converter from its parallel neutral -> emotion pairs), emotions mapped to the bank (anger -> angry, fear -> fearful, happiness -> happy,
 neutral, sadness -> sad, surprised); split by speaker and gender: train KS0, MP0, TP0 (m), EB0, IC0, MK0 (f),
 validation WR0 (m), test SM0 (m), KD0 (f). Non-speech negatives include EMOPIA piano MIDI (Hung et al., 2021,
 **CC BY-NC-SA 4.0**) rendered with emogen's additive synth (train songs for training, test songs for scores)."""
     command = f"""```
 emogen train voice --output checkpoints/voice                 # the whole recipe: 1 CPU thread, seed 0
 emogen train voice --output checkpoints/voice --only critic   # retrain only the speech critic (as shipped)
+emogen train voice --output checkpoints/voice --only converter   # retrain only the converter (as shipped)
 ```
 Time on the 2-core development CPU (shared): critic {minutes.get('encoder', 0.0):.1f} min of training and calibration
 (plus {minutes.get('critic_data', 0.0):.1f} min loading its frames; reading, augmenting and framing the clips takes about
