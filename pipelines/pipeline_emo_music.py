@@ -29,16 +29,20 @@ from emogen.music.vqvae import ElementVQVAE
 from emogen.pipeline_utils import EmogenPipeline, EmogenPipelineOutput
 from emogen.utils import atomic_output, make_generators
 
-__all__ = ["DEFAULT_GUIDANCE", "DEFAULT_TOP_K", "EmoMusicPipeline", "MusicPipelineOutput", "MAX_BARS"]
+__all__ = ["DEFAULT_GUIDANCE", "DEFAULT_TOP_K", "TOP_K_ELEMENTS", "EmoMusicPipeline", "MusicPipelineOutput", "MAX_BARS"]
 
 #: Longest piece one call generates (bars); longer requests are refused with a clear error.
 MAX_BARS = 512
 #: The default weight of the step from neutral music to the emotion (``guidance_scale``, ``--guidance``).
 DEFAULT_GUIDANCE = 2.0
-#: Codes are drawn from the 20 likeliest of each column: with 32 codes a bar sampled one by one, the long
-#: tail of unlikely pitch codes otherwise makes the music far more chromatic than EMOPIA's (pitch-class
+#: Pitch codes are drawn from the 20 likeliest of each column: with 32 codes a bar sampled one by one, the
+#: long tail of unlikely pitch codes otherwise makes the music far more chromatic than EMOPIA's (pitch-class
 #: entropy overlap 0.24 with all codes, 0.72 with the top 20; realism classifier 0.92 -> 0.83).
 DEFAULT_TOP_K = 20
+#: The elements whose codes ``top_k`` truncates. Rhythm, duration and velocity codes are drawn from the full
+#: distribution: truncating them favours their commonest codes, the emptiest bars, and the music came out
+#: at 0.5-0.6 of real note density for Q1, Q3, Q4 (with them drawn in full: 0.74-0.91 on the validation clips).
+TOP_K_ELEMENTS = ("pitch",)
 
 
 @dataclass
@@ -220,7 +224,8 @@ class EmoMusicPipeline(EmogenPipeline):
                 (log p(emotion) - log p(neutral))`` for intensity ``a`` (1 = the prior's own music for the emotion,
                 larger values exaggerate it, 0 = neutral music whatever the emotion).
             temperature (`float`, *optional*, defaults to 1.0): sampling temperature of codes and notes.
-            top_k (`int`, *optional*, defaults to 20): keep the k likeliest codes of each column (0 = all).
+            top_k (`int`, *optional*, defaults to 20): keep the k likeliest codes of each pitch column (0 = all;
+                the other elements' codes are always drawn from their full distribution, see ``TOP_K_ELEMENTS``).
             onset_sharpness (`float`, *optional*, defaults to 1.5): how strongly each bar's notes go to the
                 decoder's likeliest cells (1 = plain sampling; the number of notes is unchanged).
             intensity_guidance (`float`, *optional*, defaults to 1.0): the power ``p`` above: 1 = the weight grows
@@ -278,7 +283,7 @@ class EmoMusicPipeline(EmogenPipeline):
                     logits = self.prior.element_logits(state, [torch.cat([c] * passes) if passes > 1 else c for c in chosen], e)
                     if guidance.do_guidance:
                         logits = guidance.combine_stacked(logits.float().log_softmax(-1))
-                    code = self._sample_code(logits, temperature, top_k, generator).to(device)
+                    code = self._sample_code(logits, temperature, top_k if self.vqvae.code_layout[e][0] in TOP_K_ELEMENTS else 0, generator).to(device)
                 chosen.append(code)
             codes = torch.cat([codes, torch.stack(chosen, -1)[:, None]], dim=1)
         # 6. decode all bars in parallel

@@ -164,3 +164,27 @@ def test_prior_emotion_information_nll_matches_prior_nll():
     info = prior_emotion_information(prior, seqs, bank)
     assert info["nll_conditioned"] == pytest.approx(prior_nll(prior, seqs, bank, True), rel=1e-6)
     assert info["nll_unconditional"] == pytest.approx(prior_nll(prior, seqs, bank, False), rel=1e-6)
+
+
+def test_top_k_truncates_only_the_pitch_codes(monkeypatch):
+    """Top-k keeps stray chromatic pitch codes out; rhythm, duration and velocity codes are drawn in full
+    (truncating them favours the commonest, emptiest bars)."""
+    import torch
+
+    from emogen.pipelines.pipeline_emo_music import TOP_K_ELEMENTS
+    from emogen.testing import build_tiny_music_pipeline
+
+    pipe = build_tiny_music_pipeline()
+    pipe.set_progress_bar_config(disable=True)
+    seen: list[int] = []
+    original = pipe._sample_code
+
+    def spy(logits, temperature, top_k, generator):
+        seen.append(top_k)
+        return original(logits, temperature, top_k, generator)
+
+    monkeypatch.setattr(pipe, "_sample_code", spy)
+    pipe("happy:1", num_bars=2, top_k=3, generator=torch.Generator().manual_seed(0))
+    layout = [element for element, _ in pipe.vqvae.code_layout]
+    expected = [3 if element in TOP_K_ELEMENTS else 0 for element in layout] * 2
+    assert "pitch" in layout and seen == expected
