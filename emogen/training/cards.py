@@ -139,8 +139,8 @@ training pairs (nEMO's speakers speed up for anger where RAVDESS' actors slow do
 {slopes}.
 
 ## Intensity
-Trained at intensities 0, 0.6 and 1.0 only, the converter's response to the embedding's intensity is not
-linear (it barely reacts below 0.3 and changes most between 0.5 and 0.75). So the pipeline samples the
+Trained at intensities 0, 0.6, 0.8 (nEMO) and 1.0 only, the converter's response to the embedding's
+intensity is not linear (it barely reacts below 0.3 and changes most between 0.5 and 0.75). So the pipeline samples the
 emotion at intensity 1 (the end of the bank's direction from neutral) and scales the predicted change by
 the asked intensity: `angry:0.5` makes exactly half of `angry:1`'s change of log-F0, energy and cepstrum,
 and `angry:0` leaves the features as analysed. The speaking rate's log is linear in the asked intensity.
