@@ -25,7 +25,7 @@ EXAMPLES = [
 @handle_errors
 def recognize_voice(
     input: Annotated[
-        Path,
+        str,
         typer.Argument(
             help="Speech recording (wav, flac, ogg/opus, mp3, m4a/aac, or the audio of mp4/mov/webm/mkv; any rate, mono or stereo), "
             "or a folder or a quoted glob ('clips/*.wav') to read many."
@@ -50,10 +50,11 @@ def recognize_voice(
 
     from emogen.utils import check_writable
     from emogen.voice.audio import load_audio
-    from emogen.voice.batch import find_inputs, is_batch_input, run_batch
+    from emogen.voice.batch import find_inputs, input_path, is_batch_input, run_batch
     from emogen.voice.recognize import load_speech_encoder, recognize_emotion
 
     torch.set_num_threads(1)  # a small model: one thread is fastest, and never oversubscribes a busy CPU
+    input = input_path(input)
     if csv_path is not None:
         check_writable(csv_path)
     batch = is_batch_input(input)

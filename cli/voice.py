@@ -20,7 +20,7 @@ EXAMPLES = [
 ]
 
 InputOpt = Annotated[
-    Path,
+    str,
     typer.Option(
         "--input",
         "-i",
@@ -79,10 +79,11 @@ def voice(
     from emogen.pipelines.pipeline_emo_voice import CHUNK_SECONDS, EmoVoicePipeline
     from emogen.utils import check_writable, resolve_device
     from emogen.voice.audio import output_format, probe_audio
-    from emogen.voice.batch import find_inputs, is_batch_input, plan_outputs, run_batch
+    from emogen.voice.batch import find_inputs, input_path, is_batch_input, plan_outputs, run_batch
     from emogen.voice.stream import check_not_silent, convert_file
 
     # cheap checks first, so bad input fails at once and leaves no output
+    input = input_path(input)
     spec = EmotionSpec.parse(emotion)
     if spec.kind == "auto":
         msg = "--emotion auto is not supported for voice conversion; give the target, e.g. 'angry:0.8'"

@@ -146,6 +146,7 @@ def test_voice_batch_glob_format_and_all_good_exits_0(clips, tmp_path, tiny_voic
         (lambda c, t: ["-i", str(c / "*.wav"), "-o", str(c)], "overwrite the input"),
         (lambda c, t: ["-i", str(c), "--format", "xyz", "-o", str(t / "out")], "cannot write audio format"),
         (lambda c, t: ["-i", str(c), "-e", "angy:0.8", "-o", str(t / "out")], "did you mean"),
+        (lambda c, t: ["-i", "", "-o", str(t / "out")], "the input is empty"),  # not the current folder as a batch
     ],
 )
 def test_voice_batch_usage_errors_exit_2_before_loading(clips, tmp_path, tiny_voice, make_args, message):
@@ -156,6 +157,11 @@ def test_voice_batch_usage_errors_exit_2_before_loading(clips, tmp_path, tiny_vo
     assert result.exit_code == 2, result.output
     assert len(lines(result.output)) == 1 and message in result.output
     assert tiny_voice == [] and not (tmp_path / "out").exists()
+
+
+def test_recognize_voice_refuses_an_empty_input(tiny_voice):
+    result = runner.invoke(app, ["recognize", "voice", " "])
+    assert result.exit_code == 2 and len(lines(result.output)) == 1 and "the input is empty" in result.output
 
 
 def test_recognize_voice_batch_table_json_csv(clips, tmp_path, tiny_voice):

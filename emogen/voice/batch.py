@@ -26,9 +26,18 @@ from typing import Any
 from ..errors import EmogenError, InputError
 from .audio import AUDIO_SUFFIXES
 
-__all__ = ["BatchReport", "find_inputs", "is_batch_input", "plan_outputs", "run_batch"]
+__all__ = ["BatchReport", "find_inputs", "input_path", "is_batch_input", "plan_outputs", "run_batch"]
 
 logger = logging.getLogger(__name__)
+
+
+def input_path(value: str) -> Path:
+    """The path a command-line input names. An empty string (an unset shell variable, say) is refused with
+    :class:`InputError` instead of becoming ``Path("")``, the current folder, which would then be read as a batch."""
+    if not str(value).strip():
+        msg = "the input is empty (an unset shell variable?); give an audio file, a folder or a quoted glob such as 'clips/*.wav'"
+        raise InputError(msg)
+    return Path(value)
 
 
 def is_batch_input(path: str | os.PathLike[str]) -> bool:
