@@ -270,6 +270,7 @@ class EmoMusicPipeline(EmogenPipeline):
         # 4. prepare the code buffer; 5. the sampling loop over bars (the prior's steps)
         window = self.prior.config.max_bars
         columns = len(self.vqvae.code_layout)
+        column_top_k = [top_k if element in TOP_K_ELEMENTS else 0 for element, _ in self.vqvae.code_layout]
         codes = torch.zeros(total, 0, columns, dtype=torch.long, device=device)
         for bar in self.progress_bar(range(num_bars)):
             context = codes[:, -window:] if codes.shape[1] else codes
@@ -283,7 +284,7 @@ class EmoMusicPipeline(EmogenPipeline):
                     logits = self.prior.element_logits(state, [torch.cat([c] * passes) if passes > 1 else c for c in chosen], e)
                     if guidance.do_guidance:
                         logits = guidance.combine_stacked(logits.float().log_softmax(-1))
-                    code = self._sample_code(logits, temperature, top_k if self.vqvae.code_layout[e][0] in TOP_K_ELEMENTS else 0, generator).to(device)
+                    code = self._sample_code(logits, temperature, column_top_k[e], generator).to(device)
                 chosen.append(code)
             codes = torch.cat([codes, torch.stack(chosen, -1)[:, None]], dim=1)
         # 6. decode all bars in parallel
