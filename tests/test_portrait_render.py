@@ -95,18 +95,54 @@ def test_outside_the_ring_nothing_changes(renderer):
     assert changed[moving].mean() > 0.1
 
 
-def test_open_mouth_is_filled_dark(renderer):
+def _open_mouth(renderer, lip: float, jaw: float) -> tuple[np.ndarray, np.ndarray]:
+    """Render with the lower lip lowered by ``lip`` and the jaw by ``jaw`` eye distances; frame and opening mask."""
     rest = renderer.rest_landmarks
     target = rest.copy()
-    target[[55, 56, 57, 58, 59, 65, 66, 67], 1] += 0.5 * renderer.eye_distance
-    target[5:12, 1] += 0.4 * renderer.eye_distance
-    frame = renderer.render(target)
-    inner = _polygon(target[60:68], 160)
-    # the lower part of the opening (under the teeth band) is a dark cavity, darker than the lips
-    ys = np.nonzero(inner)[0]
-    lower = inner & (np.arange(160)[:, None] > np.percentile(ys, 60))
+    target[[55, 56, 57, 58, 59, 65, 66, 67], 1] += lip * renderer.eye_distance
+    target[3:14, 1] += jaw * renderer.eye_distance
+    return renderer.render(target), _polygon(target[60:68], 160)
+
+
+def _band(mask: np.ndarray, low: float, high: float) -> np.ndarray:
+    """The rows of ``mask`` between two percentiles of its height."""
+    ys = np.nonzero(mask)[0]
+    rows = np.arange(mask.shape[0])[:, None]
+    return mask & (rows >= np.percentile(ys, low)) & (rows <= np.percentile(ys, high))
+
+
+def test_open_mouth_is_filled_dark(renderer):
+    rest = renderer.rest_landmarks
+    frame, inner = _open_mouth(renderer, 0.5, 0.5)
+    # the middle of the opening (between the upper and lower teeth) is a dark cavity, darker than the lips
     lips = _polygon(rest[48:60], 160) & ~_polygon(rest[60:68], 160)
-    assert _luma(frame[lower]).mean() < 0.5 * _luma(renderer.portrait[lips]).mean()
+    assert _luma(frame[_band(inner, 30, 70)]).mean() < 0.5 * _luma(renderer.portrait[lips]).mean()
+
+
+def test_lower_teeth_ride_on_the_jaw(renderer):
+    # the jaw and lip drop together: the lower teeth stay behind the lip; a lower lip pulled down further
+    # than the jaw (sadness, anger) uncovers them
+    with_jaw, inner = _open_mouth(renderer, 0.5, 0.5)
+    lip_only, _ = _open_mouth(renderer, 0.5, 0.25)
+    bottom = _band(inner, 60, 80)
+    assert _luma(lip_only[bottom]).mean() > _luma(with_jaw[bottom]).mean() + 40
+
+
+def test_a_photo_showing_its_teeth_keeps_them(renderer):
+    import cv2
+
+    # the same face smiling with its teeth: the inner lips apart, ivory teeth between them
+    image, points = synthetic_face()
+    centre, s = points[60:68].mean(axis=0), (points[64, 0] - points[60, 0]) / 0.9
+    points[[61, 62, 63], 1] = centre[1] - 0.08 * s
+    points[[65, 66, 67], 1] = centre[1] + 0.08 * s
+    cv2.fillPoly(image, [np.round(points[60:68]).astype(np.int32)], (235, 225, 205))
+    smiling = PortraitRenderer(image, points, size=160)
+    frame_teeth, inner = _open_mouth(smiling, 0.5, 0.5)
+    frame_plain, inner_plain = _open_mouth(renderer, 0.5, 0.5)
+    # the photo's own teeth stay under the upper lip; the plain photo shows only a thin row of drawn teeth
+    teeth_row, plain_row = _band(inner, 0, 10), _band(inner_plain, 0, 10)
+    assert _luma(frame_teeth[teeth_row]).mean() > _luma(frame_plain[plain_row]).mean() + 40
 
 
 def test_blink_covers_the_eye_with_skin(renderer):

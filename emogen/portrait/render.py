@@ -9,8 +9,8 @@ The mesh is precomputed once: every output pixel inside the ring gets its triang
 in a sparse ``(pixels, 68)`` matrix. A frame is then one sparse product (landmark displacements to a dense
 displacement field ``d``), an approximate inverse of ``p -> p + d(p)`` by a few fixed-point steps
 (``p = q - d(q - d(q - ...))``, each a remap of the field) and one :func:`cv2.remap` of the image. On top of the warp, an open mouth gets a dark cavity
-and upper teeth (hanging from the skull, not from the lip, so a smile shows more of them and a lowered lip
-hides them) and closing eyelids are covered with lid skin, with colours taken from the portrait, so
+and incisors: the upper ones hang from the skull, not from the lip, so a smile shows more of them and a
+lowered lip hides them; the lower ones ride on the mandible, so a lower lip pulled down shows them) and closing eyelids are covered with lid skin, with colours taken from the portrait, so
 neither shows stretched skin (nor the photo's own smile).
 
 numpy is imported here; OpenCV and scipy only when a renderer is built.
@@ -36,12 +36,24 @@ RING_POINTS = 24
 BORDER_POINTS_PER_SIDE = 6
 #: Points that move with the skull (nose bridge and tip, eye corners): they carry the upper teeth.
 RIGID_POINTS = [27, 28, 29, 30, 31, 33, 35, 36, 39, 42, 45]
+#: Points that move with the mandible (the lower jaw line around the chin): they carry the lower teeth.
+MANDIBLE_POINTS = [4, 5, 6, 7, 8, 9, 10, 11, 12]
 #: Upper inner lip, corner to corner.
 UPPER_INNER_LIP = [60, 61, 62, 63, 64]
+#: Lower inner lip, corner to corner.
+LOWER_INNER_LIP = [60, 67, 66, 65, 64]
 #: How far the upper incisors reach below the relaxed upper inner lip, in eye distances.
 TEETH_SHOW = 0.03
+#: How far the lower incisors reach above the relaxed lower inner lip, in eye distances: negative, they sit
+#: just behind it and, riding on the mandible, show only when the lower lip is pulled down further than the
+#: jaw (as in anger), not when the jaw opens.
+LOWER_TEETH_SHOW = -0.02
 #: Width of the visible upper teeth as a share of the mouth width (the canines and beyond sit in shadow).
 TEETH_WIDTH = 0.8
+#: The lower incisors are narrower than the upper ones.
+LOWER_TEETH_WIDTH = 0.6
+#: Crown heights of the upper and lower incisors in eye distances (about 10 and 8.5 mm); gum beyond.
+CROWN_HEIGHT = (0.15, 0.13)
 #: Sub-pixel precision (bits) of polygon filling.
 _SHIFT = 4
 
@@ -252,7 +264,6 @@ class PortraitRenderer:
         # the upper incisors hang from the skull, not from the lip: their edge sits a little below the
         # portrait's own upper inner lip and moves only with the head, so a raised lip (smile, snarl) shows
         # more teeth and a lowered one (sadness) hides them
-        self._teeth_show = float(TEETH_SHOW * self.eye_distance)
         self._rest_eye_open = [_opening(rest, [37, 38], [41, 40]), _opening(rest, [43, 44], [47, 46])]
         # lip colour: pixels between the outer and inner lip contours
         region = _region_around(rest[48:60], 2, self.size)
@@ -260,7 +271,9 @@ class PortraitRenderer:
         inner = _polygon_mask(rest[INNER_LIPS], region, 0) > 0.5
         lips = img[region.slices][outer & ~inner]
         lip = np.median(lips, axis=0) if len(lips) else np.array([150.0, 90, 90])
-        self._cavity_colour = (lip * 0.22).astype(np.float32)
+        # the mouth's back is a warm dark red, whatever share of teeth the lip pixels hold
+        self._cavity_colour = (lip * 0.22 * np.array([1.2, 0.8, 0.8])).astype(np.float32)
+        self._gum_colour = (lip * 0.75).astype(np.float32)
         # skin: cheeks below the eyes and lid skin between each upper lid and brow
         cheek_points = np.stack([(rest[41] + rest[48]) / 2, (rest[46] + rest[54]) / 2])
         radius = max(1, int(0.08 * self.eye_distance))
@@ -269,6 +282,8 @@ class PortraitRenderer:
         luma = float(skin_colour @ [0.299, 0.587, 0.114])
         k = float(np.clip(luma / 150.0, 0.55, 1.0))
         self._teeth_colour = np.array([232.0, 226.0, 212.0], np.float32) * k
+        self._upper_teeth_show = TEETH_SHOW
+        self._measure_photo_teeth(luma)
         # lashes: the darker pixels along each upper lid
         self._lash_colour = []
         for lid in ([37, 38], [43, 44]):
@@ -276,6 +291,45 @@ class PortraitRenderer:
             luma_px = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
             self._lash_colour.append(pixels[luma_px <= np.percentile(luma_px, 25)].mean(axis=0))
         self._blur = max(0.6, self.size / 400)
+
+    def _measure_photo_teeth(self, skin_luma: float) -> None:
+        """Take the colour and the reach of the upper teeth from the portrait when its mouth shows them.
+
+        Teeth are the bright, unsaturated pixels between the inner lips. Their colour replaces the drawn one,
+        and the reach of the upper row below the upper inner lip (measured over the middle half of the
+        mouth) replaces ``TEETH_SHOW`` when it is larger, so a photo that smiles with its teeth keeps them
+        when the mouth opens instead of showing a dark band.
+        """
+        rest, img = self._rest, self.portrait
+        if self._rest_mouth_open < 0.02 * self.eye_distance:
+            return
+        region = _region_around(rest[INNER_LIPS], 1, self.size)
+        inside = _polygon_mask(rest[INNER_LIPS], region, 0) > 0.5
+        pixels = img[region.slices].astype(np.float32)
+        luma = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
+        saturation = (pixels.max(axis=-1) - pixels.min(axis=-1)) / np.maximum(pixels.max(axis=-1), 1.0)
+        teeth = inside & (luma > 0.7 * skin_luma) & (saturation < 0.35)
+        if not inside.any() or teeth.sum() < 0.25 * inside.sum():
+            return
+        self._teeth_colour = np.median(pixels[teeth], axis=0).astype(np.float32)
+        # per column of the middle half: the run of teeth pixels that starts at the upper inner lip
+        upper = rest[UPPER_INNER_LIP]
+        x0, x1 = np.interp([0.25, 0.75], [0, 1], [upper[0, 0], upper[-1, 0]])
+        reach = []
+        for column in range(max(0, int(np.ceil(x0)) - region.x0), min(teeth.shape[1], int(x1) - region.x0 + 1)):
+            lip_y = float(np.interp(column + region.x0, upper[:, 0], upper[:, 1])) - region.y0
+            row = max(0, int(round(lip_y)))
+            while row < teeth.shape[0] and not teeth[row, column] and row < lip_y + 0.05 * self.eye_distance:
+                row += 1
+            start = row
+            while row < teeth.shape[0] and teeth[row, column]:
+                row += 1
+            if row > start:
+                reach.append(row - lip_y)
+        if reach:
+            # teeth meeting the lower row run on into it: the upper row keeps at most 60% of the opening
+            show = min(float(np.median(reach)), 0.6 * self._rest_mouth_open) / self.eye_distance
+            self._upper_teeth_show = float(np.clip(show, TEETH_SHOW, CROWN_HEIGHT[0]))
 
     # ------------------------------------------------------------------ frames
     def displacement(self, target_landmarks: np.ndarray) -> np.ndarray:
@@ -313,7 +367,7 @@ class PortraitRenderer:
         return out
 
     def _fill_mouth(self, out: np.ndarray, target: np.ndarray) -> None:
-        """Dark cavity and upper-teeth band where the inner lips open wider than in the portrait."""
+        """Dark cavity, lower and upper incisors where the inner lips open wider than in the portrait."""
         import cv2
 
         extra = _opening(target, [61, 62, 63], [67, 66, 65]) - self._rest_mouth_open
@@ -329,39 +383,60 @@ class PortraitRenderer:
         if not mask.any():
             return
         h, w = mask.shape
-        # cavity: darker towards the top (under the teeth), a little lighter at the tongue
+        # cavity: dark under the upper teeth, lighter towards the tongue at the bottom
         ys = (np.arange(h, dtype=np.float32) + region.y0)[:, None, None]
         top, bottom = inner[:, 1].min(), inner[:, 1].max()
         depth = np.clip((ys - top) / max(bottom - top, 1.0), 0, 1)
-        fill = np.broadcast_to(self._cavity_colour * (0.7 + 0.6 * depth), (h, w, 3)).copy()
-        # upper teeth: the skull-fixed edge (the portrait's upper inner lip carried by the head, lowered by
-        # the incisors' show), arched up towards the corners, inset from them; visible where the lips open
-        head = _similarity_fit(self._rest[RIGID_POINTS], target[RIGID_POINTS])
-        edge = head(self._rest[UPPER_INNER_LIP].astype(np.float64))
-        scale = abs(head.m)
-        width = float(np.hypot(*(edge[-1] - edge[0])))
-        if width > 1.0:
-            xs = (np.arange(w, dtype=np.float32) + region.x0)[None, :]
-            centre = float((edge[0, 0] + edge[-1, 0]) / 2)
-            half = max(0.5 * width * TEETH_WIDTH, 1.0)
-            rel = np.clip(np.abs(xs - centre) / half, 0, 1.5)
-            lip_line = np.interp(xs, edge[:, 0], edge[:, 1]).astype(np.float32)
-            show = self._teeth_show * scale
-            bottom = lip_line + show * (1 - 0.45 * rel**2)
-            ys2 = ys[..., 0]
-            teeth = np.clip(bottom - ys2 + 0.5, 0, 1) * np.clip((1 - rel) * half + 0.5, 0, 1)
-            teeth = cv2.GaussianBlur(teeth.astype(np.float32), (0, 0), self._blur) * mask
-            vertical = np.clip((bottom - ys2) / max(show, 1.0), 0, 1)  # 0 at the edge, 1 up at the gum
-            shade = (1 - 0.4 * np.clip(rel, 0, 1) ** 2) * (1 - 0.15 * (1 - vertical))
-            # faint gaps between the teeth (incisors about an eighth of the mouth width apart)
-            tooth = (xs - centre) / max(0.125 * width, 1.0)
-            gap = np.exp(-(((tooth - np.round(tooth)) * 0.125 * width) ** 2) / (2 * max(self._blur, 0.6) ** 2))
-            shade = shade * (1 - 0.18 * gap * (1 - vertical) ** 0.5)
-            teeth_rgb = self._teeth_colour * shade[..., None]
-            fill = fill + teeth[..., None] * (teeth_rgb - fill)
+        fill = np.broadcast_to(self._cavity_colour * (0.7 + 1.3 * depth**2), (h, w, 3)).copy()
+        # teeth: lower incisors carried by the mandible, then the upper ones carried by the skull in front
+        xs = (np.arange(w, dtype=np.float32) + region.x0)[None, :]
+        for points, lip, show, width_share, crown, sign, brightness in (
+            (MANDIBLE_POINTS, LOWER_INNER_LIP, LOWER_TEETH_SHOW, LOWER_TEETH_WIDTH, CROWN_HEIGHT[1], -1.0, 0.75),
+            (RIGID_POINTS, UPPER_INNER_LIP, self._upper_teeth_show, TEETH_WIDTH, CROWN_HEIGHT[0], 1.0, 1.0),
+        ):
+            teeth, teeth_rgb = self._teeth(points, lip, show, width_share, crown, sign, target, xs, ys[..., 0])
+            if teeth is not None:
+                teeth = cv2.GaussianBlur(teeth, (0, 0), self._blur) * mask[..., None]
+                fill = fill + teeth[..., :1] * (brightness * teeth_rgb - fill)
+                fill = fill + teeth[..., 1:] * (self._gum_colour - fill)
         alpha = (mask * strength)[..., None]
         patch = out[region.slices].astype(np.float32)
         out[region.slices] = np.clip(patch + alpha * (fill - patch), 0, 255).astype(np.uint8)
+
+    def _teeth(self, points: list[int], lip: list[int], show: float, width_share: float, crown: float, sign: float,
+               target: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+        """Coverage ``(h, w, 2)`` (crowns, gum) and crown colour ``(h, w, 3)`` of one row of incisors.
+
+        The incisal edge is the portrait's own inner lip line carried by the bone that holds the teeth (a
+        similarity fitted to ``points``), moved ``show`` eye distances past the lip (``sign`` 1: downwards,
+        the upper teeth; -1: upwards, the lower ones) and curved back towards the corners; the crowns fill
+        ``crown`` eye distances on the side away from the edge and the gum lies beyond them, so only the
+        part the lips uncover is seen.
+        """
+        bone = _similarity_fit(self._rest[points], target[points])
+        edge = bone(self._rest[lip].astype(np.float64))
+        width = float(np.hypot(*(edge[-1] - edge[0])))
+        if width <= 1.0:
+            return None, self._teeth_colour
+        centre = float((edge[0, 0] + edge[-1, 0]) / 2)
+        half = max(0.5 * width * width_share, 1.0)
+        rel = np.clip(np.abs(xs - centre) / half, 0, 1.5)
+        lip_line = np.interp(xs, edge[:, 0], edge[:, 1]).astype(np.float32)
+        reach = show * self.eye_distance * abs(bone.m)
+        edge_line = lip_line + sign * reach * (1 - 0.45 * rel**2)
+        beyond = sign * (edge_line - ys)  # > 0 on the teeth's side of their edge
+        across = np.clip((1 - rel) * half + 0.5, 0, 1)
+        gum_line = crown * self.eye_distance * abs(bone.m) * (1 - 0.3 * rel**2)
+        on_crown = np.clip(gum_line - beyond + 0.5, 0, 1)
+        teeth = np.clip(beyond + 0.5, 0, 1) * across
+        teeth = np.stack([teeth * on_crown, teeth * (1 - on_crown)], axis=-1)
+        vertical = np.clip(beyond / max(reach, 1.0), 0, 1)  # 0 at the edge, 1 towards the gum
+        shade = (1 - 0.4 * np.clip(rel, 0, 1) ** 2) * (1 - 0.15 * (1 - vertical))
+        # faint gaps between the teeth (incisors about an eighth of the mouth width apart)
+        tooth = (xs - centre) / max(0.125 * width, 1.0)
+        gap = np.exp(-(((tooth - np.round(tooth)) * 0.125 * width) ** 2) / (2 * max(self._blur, 0.6) ** 2))
+        shade = shade * (1 - 0.18 * gap * (1 - vertical) ** 0.5)
+        return teeth.astype(np.float32), self._teeth_colour * shade[..., None]
 
     def _fill_eyes(self, out: np.ndarray, target: np.ndarray) -> None:
         """Cover the closed part of a blinking eye with lid skin and draw the lash line."""
