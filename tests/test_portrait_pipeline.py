@@ -106,6 +106,33 @@ def test_bad_arguments_and_no_face(pipe, portrait):
         pipe(speechlike(0.5), 16000, np.full((200, 200, 3), 128, np.uint8))
 
 
+def test_emotion_guidance_is_measured_from_neutral(pipe, portrait, monkeypatch):
+    """The guidance passes without the emotion carry the neutral condition (not the null one), so the
+    emotion's guidance pushes along its difference from a neutral face; neutral itself needs one pass."""
+    calls = []
+    forward = pipe.motion_denoiser.forward
+
+    def spy(x, t, audio, audio_mask, embedding, emotion_mask, *args, **kwargs):
+        calls.append((audio_mask.clone(), embedding.clone(), emotion_mask.clone()))
+        return forward(x, t, audio, audio_mask, embedding, emotion_mask, *args, **kwargs)
+
+    monkeypatch.setattr(pipe.motion_denoiser, "forward", spy)
+    neutral = pipe.encode_emotion("neutral", 1)
+    happy = pipe.encode_emotion("happy:1", 1)
+    run(pipe, portrait, seconds=0.5, emotion="happy:1", emotion_guidance_scale=2.0, audio_guidance_scale=1.5)
+    audio_mask, embedding, emotion_mask = calls[0]
+    assert torch.all(emotion_mask == 1)  # every pass is conditioned: on happy or on neutral
+    is_happy = torch.isclose(embedding, happy.embedding).all(dim=1)
+    is_neutral = torch.isclose(embedding, neutral.embedding).all(dim=1)
+    assert torch.all(is_happy | is_neutral) and is_happy.any() and is_neutral.any()
+    assert torch.all(audio_mask[is_happy] == 1)  # the emotion is only compared with audio present
+    assert (audio_mask[is_neutral] == 0).any() and (audio_mask[is_neutral] == 1).any()  # audio guidance at neutral
+    calls.clear()
+    run(pipe, portrait, seconds=0.5, emotion="neutral", emotion_guidance_scale=2.0)
+    assert len(calls[0][0]) == len(calls[0][1]) and torch.isclose(calls[0][1], neutral.embedding).all()
+    assert len(calls[0][0]) * 3 == sum(len(c[0]) for c in calls[:3])  # one pass per window: no guidance
+
+
 def test_intensity_moves_the_critic(portrait):
     """Shipped checkpoint: the critic projects a higher intensity at happy:1.0 than at happy:0.3."""
     from emogen.pipelines.pipeline_emo_portrait import EmoPortraitPipeline
