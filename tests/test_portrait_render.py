@@ -128,23 +128,6 @@ def test_lower_teeth_ride_on_the_jaw(renderer):
     assert _luma(lip_only[bottom]).mean() > _luma(with_jaw[bottom]).mean() + 40
 
 
-def test_a_photo_showing_its_teeth_keeps_them(renderer):
-    import cv2
-
-    # the same face smiling with its teeth: the inner lips apart, ivory teeth between them
-    image, points = synthetic_face()
-    centre, s = points[60:68].mean(axis=0), (points[64, 0] - points[60, 0]) / 0.9
-    points[[61, 62, 63], 1] = centre[1] - 0.08 * s
-    points[[65, 66, 67], 1] = centre[1] + 0.08 * s
-    cv2.fillPoly(image, [np.round(points[60:68]).astype(np.int32)], (235, 225, 205))
-    smiling = PortraitRenderer(image, points, size=160)
-    frame_teeth, inner = _open_mouth(smiling, 0.5, 0.5)
-    frame_plain, inner_plain = _open_mouth(renderer, 0.5, 0.5)
-    # the photo's own teeth stay under the upper lip; the plain photo shows only a thin row of drawn teeth
-    teeth_row, plain_row = _band(inner, 0, 10), _band(inner_plain, 0, 10)
-    assert _luma(frame_teeth[teeth_row]).mean() > _luma(frame_plain[plain_row]).mean() + 40
-
-
 def test_blink_covers_the_eye_with_skin(renderer):
     rest = renderer.rest_landmarks
     target = rest.copy()

@@ -282,8 +282,6 @@ class PortraitRenderer:
         luma = float(skin_colour @ [0.299, 0.587, 0.114])
         k = float(np.clip(luma / 150.0, 0.55, 1.0))
         self._teeth_colour = np.array([232.0, 226.0, 212.0], np.float32) * k
-        self._upper_teeth_show = TEETH_SHOW
-        self._measure_photo_teeth(luma)
         # lashes: the darker pixels along each upper lid
         self._lash_colour = []
         for lid in ([37, 38], [43, 44]):
@@ -291,45 +289,6 @@ class PortraitRenderer:
             luma_px = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
             self._lash_colour.append(pixels[luma_px <= np.percentile(luma_px, 25)].mean(axis=0))
         self._blur = max(0.6, self.size / 400)
-
-    def _measure_photo_teeth(self, skin_luma: float) -> None:
-        """Take the colour and the reach of the upper teeth from the portrait when its mouth shows them.
-
-        Teeth are the bright, unsaturated pixels between the inner lips. Their colour replaces the drawn one,
-        and the reach of the upper row below the upper inner lip (measured over the middle half of the
-        mouth) replaces ``TEETH_SHOW`` when it is larger, so a photo that smiles with its teeth keeps them
-        when the mouth opens instead of showing a dark band.
-        """
-        rest, img = self._rest, self.portrait
-        if self._rest_mouth_open < 0.02 * self.eye_distance:
-            return
-        region = _region_around(rest[INNER_LIPS], 1, self.size)
-        inside = _polygon_mask(rest[INNER_LIPS], region, 0) > 0.5
-        pixels = img[region.slices].astype(np.float32)
-        luma = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
-        saturation = (pixels.max(axis=-1) - pixels.min(axis=-1)) / np.maximum(pixels.max(axis=-1), 1.0)
-        teeth = inside & (luma > 0.7 * skin_luma) & (saturation < 0.35)
-        if not inside.any() or teeth.sum() < 0.25 * inside.sum():
-            return
-        self._teeth_colour = np.median(pixels[teeth], axis=0).astype(np.float32)
-        # per column of the middle half: the run of teeth pixels that starts at the upper inner lip
-        upper = rest[UPPER_INNER_LIP]
-        x0, x1 = np.interp([0.25, 0.75], [0, 1], [upper[0, 0], upper[-1, 0]])
-        reach = []
-        for column in range(max(0, int(np.ceil(x0)) - region.x0), min(teeth.shape[1], int(x1) - region.x0 + 1)):
-            lip_y = float(np.interp(column + region.x0, upper[:, 0], upper[:, 1])) - region.y0
-            row = max(0, int(round(lip_y)))
-            while row < teeth.shape[0] and not teeth[row, column] and row < lip_y + 0.05 * self.eye_distance:
-                row += 1
-            start = row
-            while row < teeth.shape[0] and teeth[row, column]:
-                row += 1
-            if row > start:
-                reach.append(row - lip_y)
-        if reach:
-            # teeth meeting the lower row run on into it: the upper row keeps at most 60% of the opening
-            show = min(float(np.median(reach)), 0.6 * self._rest_mouth_open) / self.eye_distance
-            self._upper_teeth_show = float(np.clip(show, TEETH_SHOW, CROWN_HEIGHT[0]))
 
     # ------------------------------------------------------------------ frames
     def displacement(self, target_landmarks: np.ndarray) -> np.ndarray:
@@ -392,7 +351,7 @@ class PortraitRenderer:
         xs = (np.arange(w, dtype=np.float32) + region.x0)[None, :]
         for points, lip, show, width_share, crown, sign, brightness in (
             (MANDIBLE_POINTS, LOWER_INNER_LIP, LOWER_TEETH_SHOW, LOWER_TEETH_WIDTH, CROWN_HEIGHT[1], -1.0, 0.75),
-            (RIGID_POINTS, UPPER_INNER_LIP, self._upper_teeth_show, TEETH_WIDTH, CROWN_HEIGHT[0], 1.0, 1.0),
+            (RIGID_POINTS, UPPER_INNER_LIP, TEETH_SHOW, TEETH_WIDTH, CROWN_HEIGHT[0], 1.0, 1.0),
         ):
             teeth, teeth_rgb = self._teeth(points, lip, show, width_share, crown, sign, target, xs, ys[..., 0])
             if teeth is not None:
