@@ -269,9 +269,14 @@ class PortraitRenderer:
         region = _region_around(rest[48:60], 2, self.size)
         outer = _polygon_mask(rest[48:60], region, 0) > 0.5
         inner = _polygon_mask(rest[INNER_LIPS], region, 0) > 0.5
-        lips = img[region.slices][outer & ~inner]
-        lip = np.median(lips, axis=0) if len(lips) else np.array([150.0, 90, 90])
-        # the mouth's back is a warm dark red, whatever share of teeth the lip pixels hold
+        lips = img[region.slices][outer & ~inner].astype(np.float32)
+        if len(lips):
+            # the redder half: thin lips' contours also hold teeth and skin
+            redness = lips[:, 0] - lips[:, 1:].mean(axis=1)
+            lip = np.median(lips[redness >= np.median(redness)], axis=0)
+        else:
+            lip = np.array([150.0, 90, 90], np.float32)
+        # the mouth's back is a warm dark red
         self._cavity_colour = (lip * 0.22 * np.array([1.2, 0.8, 0.8])).astype(np.float32)
         self._gum_colour = (lip * 0.75).astype(np.float32)
         # skin: cheeks below the eyes and lid skin between each upper lid and brow
