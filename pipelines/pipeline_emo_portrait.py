@@ -322,8 +322,8 @@ class EmoPortraitPipeline(EmogenPipeline):
                 of the audio, measured from a neutral face (compositional, with ``n`` the neutral condition:
                 ``p(∅, n) + s_a (p(a, n) - p(∅, n)) + s_e (p(a, e) - p(a, n))``); at 1 an intensity-1 emotion
                 shows the mean expression of the three MEAD identities' clips, at 2 twice that change. 2 was
-                chosen with an independent face classifier on the portraits benchmark: top-1 0.57 at
-                intensity 1 (0.54 with the null condition as reference at 3, the earlier default) with the
+                chosen with an independent face classifier on the portraits benchmark: top-1 0.59 at
+                intensity 1 (0.55 with the null condition as reference at 3, the earlier default) with the
                 target probability rising with intensity for all six emotions; at 3 mouths and brows turn
                 into caricatures. The scale ramps with the intensity (``1 + (s - 1) a``): neutral is unguided.
             fps (`float`, *optional*, defaults to 25): output frame rate (motion is sampled at 25 fps and
