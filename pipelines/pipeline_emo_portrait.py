@@ -28,11 +28,12 @@ from emogen.pipeline_utils import EmogenPipeline, EmogenPipelineOutput
 from emogen.portrait.critic import FaceEmotionEncoder
 from emogen.portrait.face import load_image
 from emogen.portrait.features import chunked_audio_features
+from emogen.portrait.geometry import SKULL_POINTS
 from emogen.portrait.motion import LANDMARK_CHANNELS, MOTION_FPS, PortraitMotionDenoiser
 from emogen.schedulers import DDIMScheduler
 from emogen.utils import atomic_output, randn_tensor
 
-__all__ = ["EmoPortraitPipeline", "PortraitPipelineOutput", "load_image"]  # load_image re-exported for callers
+__all__ = ["EmoPortraitPipeline", "PortraitPipelineOutput", "load_image", "skull_kept_scales"]  # load_image re-exported for callers
 
 #: Windows denoised in one batch when a long clip is sampled.
 WINDOW_BATCH = 16
@@ -111,6 +112,16 @@ class PortraitPipelineOutput(EmogenPipelineOutput):
             for frame in tqdm(self.frames(), total=self.num_frames, unit="frame", desc="rendering", disable=not progress):
                 writer.write(frame)
         return target
+
+
+def skull_kept_scales(scale: float, motion_channels: int) -> torch.Tensor:
+    """Per-channel emotion guidance scales `(1, motion_channels, 1)`: ``scale`` everywhere but on the skull
+    points (:data:`~emogen.portrait.geometry.SKULL_POINTS`), where it is 0, so they follow the neutral
+    prediction: what MEAD's clips show there is head pose, not expression."""
+    scales = torch.full((1, motion_channels, 1), float(scale))
+    for point in SKULL_POINTS:
+        scales[:, 2 * point : 2 * point + 2] = 0.0
+    return scales
 
 
 def _window_starts(frames: int, window: int) -> list[int]:
@@ -232,7 +243,8 @@ class EmoPortraitPipeline(EmogenPipeline):
 
         Windows of ``motion_denoiser.config.window`` frames overlap by a quarter; at every step their
         predictions are blended (linear ramps) into one prediction for the whole clip, so the clip is
-        one consistent sample however long it is.
+        one consistent sample however long it is. The emotion's guidance leaves the skull points to the
+        neutral prediction (:func:`skull_kept_scales`).
         """
         denoiser = self.motion_denoiser
         device = self._execution_device
@@ -245,7 +257,10 @@ class EmoPortraitPipeline(EmogenPipeline):
         for s in starts:
             total[s : s + window] += weights
         audio = denoiser.normalize_audio(torch.from_numpy(features.T[None]).to(device, dtype))
-        guidance = CompositionalGuidance([audio_guidance_scale, emotion_guidance_scale])  # nested: [audio, emotion]
+        emotion_scale: float | torch.Tensor = emotion_guidance_scale
+        if float(condition.intensity[0]) > 0:
+            emotion_scale = skull_kept_scales(emotion_guidance_scale, denoiser.config.motion_channels).to(device, dtype)
+        guidance = CompositionalGuidance([audio_guidance_scale, emotion_scale])  # nested: [audio, emotion]
         reference = self.encode_emotion("neutral", batch_size=1)
         # 4. timesteps
         self.scheduler.set_timesteps(num_inference_steps, device=device)

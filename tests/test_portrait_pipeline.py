@@ -133,6 +133,19 @@ def test_emotion_guidance_is_measured_from_neutral(pipe, portrait, monkeypatch):
     assert len(calls[0][0]) * 3 == sum(len(c[0]) for c in calls[:3])  # one pass per window: no guidance
 
 
+def test_emotion_guidance_leaves_the_skull_to_the_neutral_prediction():
+    from emogen.pipelines.pipeline_emo_portrait import skull_kept_scales
+    from emogen.portrait.geometry import SKULL_POINTS
+
+    scales = skull_kept_scales(2.0, 140)
+    assert scales.shape == (1, 140, 1)
+    skull = [c for p in SKULL_POINTS for c in (2 * p, 2 * p + 1)]
+    assert torch.all(scales[0, skull] == 0)
+    others = torch.ones(140, dtype=torch.bool)
+    others[skull] = False
+    assert torch.all(scales[0, others] == 2.0)  # brows, eyes, mouth, jaw and the pose channels keep the scale
+
+
 def test_intensity_moves_the_critic(portrait):
     """Shipped checkpoint: the critic projects a higher intensity at happy:1.0 than at happy:0.3."""
     from emogen.pipelines.pipeline_emo_portrait import EmoPortraitPipeline

@@ -29,6 +29,7 @@ __all__ = [
     "NUM_LANDMARKS",
     "POSE_DIM",
     "RIGHT_EYE",
+    "SKULL_POINTS",
     "Similarity",
     "align_landmarks",
     "brow_height",
@@ -51,6 +52,10 @@ MOUTH = np.arange(48, 68)
 INNER_LIPS = np.arange(60, 68)
 #: 4 pose channels: log scale, angle, tx, ty.
 POSE_DIM = 4
+#: Points no facial muscle moves (upper jaw line by the ears, nose bridge): an expression offset there is
+#: head pose (MEAD's angry sitters look down by 4-11 degrees), which a 2-D warp would render as a stretched
+#: nose and a fold at eye level.
+SKULL_POINTS = (0, 1, 2, 14, 15, 16, 27, 28, 29, 30)
 #: 136 landmark coordinates + 4 pose channels.
 MOTION_DIM = 2 * NUM_LANDMARKS + POSE_DIM
 
