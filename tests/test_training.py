@@ -166,3 +166,14 @@ def test_fit_rejects_a_diverging_loss():
     model = make_model()
     with pytest.raises(FloatingPointError, match="step 1"):
         fit(model, lambda i, g: {"loss": model(X).sum() * float("nan")}, FitConfig(steps=2, lr=1e-2), quiet=True)
+
+
+def test_hand_written_card_sections_survive_a_retrain():
+    from emogen.training.recipe import KEPT_SECTION_MARK, with_kept_sections
+
+    card = "# Model\n\n## Scores\nnew\n\n## Limits\nsome\n"
+    previous = f"# Model\n\n## Scores\nold\n\n## Benchmark ({KEPT_SECTION_MARK})\n| a | b |\n\n## Limits\nsome\n"
+    merged = with_kept_sections(card, previous)
+    assert merged == f"# Model\n\n## Scores\nnew\n\n## Benchmark ({KEPT_SECTION_MARK})\n| a | b |\n\n## Limits\nsome\n"
+    assert with_kept_sections(card, "# Model\n\n## Scores\nold\n") == card  # nothing hand-written: the new card
+    assert with_kept_sections("# Model\n", previous).endswith(f"## Benchmark ({KEPT_SECTION_MARK})\n| a | b |\n\n")

@@ -23,7 +23,7 @@ from typing import Any
 from ..utils import atomic_output
 from .loop import FitConfig, FitResult, fit
 
-__all__ = ["TrainRun", "finish_recipe", "folder_megabytes", "replace_component", "train_state_dir"]
+__all__ = ["KEPT_SECTION_MARK", "TrainRun", "finish_recipe", "folder_megabytes", "replace_component", "train_state_dir", "with_kept_sections"]
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +108,28 @@ def _finite(value: Any) -> Any:
     return value
 
 
+#: A card section whose heading holds this is written by hand (e.g. benchmark results) and survives a retrain.
+KEPT_SECTION_MARK = "not written by the recipe"
+
+
+def with_kept_sections(card: str, previous: str) -> str:
+    """``card`` with the hand-written sections of ``previous`` (``## `` headings holding
+    :data:`KEPT_SECTION_MARK`) put back before its ``## Limits`` section, or at its end."""
+    kept, keep = [], False
+    for line in previous.splitlines(keepends=True):
+        if line.startswith("## "):
+            keep = KEPT_SECTION_MARK in line
+        if keep:
+            kept.append(line)
+    if not kept:
+        return card
+    block = "".join(kept).rstrip("\n") + "\n\n"
+    at = card.find("\n## Limits")
+    if at < 0:
+        return card.rstrip("\n") + "\n\n" + block
+    return card[: at + 1] + block + card[at + 1 :]
+
+
 def finish_recipe(pipe, output: str | os.PathLike[str], scores: dict, card: Callable[[Path, dict], str], run: TrainRun | None = None) -> Path:
     """End a recipe: save ``pipe`` to ``output``, then write ``scores.json`` and the model card atomically.
 
@@ -125,8 +147,9 @@ def finish_recipe(pipe, output: str | os.PathLike[str], scores: dict, card: Call
     pipe.save_pretrained(str(output))
     with atomic_output(output / "scores.json") as tmp:
         tmp.write_text(json.dumps(_finite(json.loads(json.dumps(scores, default=_json_default))), indent=2, sort_keys=True) + "\n")
+    previous = (output / "README.md").read_text() if (output / "README.md").is_file() else ""
     with atomic_output(output / "README.md") as tmp:
-        tmp.write_text(card(output, scores))
+        tmp.write_text(with_kept_sections(card(output, scores), previous))
     if run is not None and run.checkpoint_dir is not None and run.accelerator.is_main_process:
         shutil.rmtree(run.checkpoint_dir, ignore_errors=True)
     logger.info("saved %s", output)
