@@ -8,10 +8,11 @@ regenerated, so the person's identity cannot drift however long the clip.
 The mesh is precomputed once: every output pixel inside the ring gets its triangle's barycentric weights
 in a sparse ``(pixels, 68)`` matrix. A frame is then one sparse product (landmark displacements to a dense
 displacement field ``d``), an approximate inverse of ``p -> p + d(p)`` by a few fixed-point steps
-(``p = q - d(q - d(q - ...))``, each a remap of the field) and one :func:`cv2.remap` of the image. On top of the warp, an open mouth gets a dark cavity
-and incisors: the upper ones hang from the skull, not from the lip, so a smile shows more of them and a
-lowered lip hides them; the lower ones ride on the mandible, so a lower lip pulled down shows them) and closing eyelids are covered with lid skin, with colours taken from the portrait, so
-neither shows stretched skin (nor the photo's own smile).
+(``p = q - d(q - d(q - ...))``, each a remap of the field) and one :func:`cv2.remap` of the image. On top
+of the warp, an open mouth gets a dark cavity and incisors (the upper ones hang from the skull, not from the
+lip, so a smile shows more of them and a lowered lip hides them; the lower ones ride on the mandible, so a
+lower lip pulled down shows them) and closing eyelids are covered with lid skin, with colours taken from the
+portrait, so neither shows stretched skin (nor the photo's own smile).
 
 numpy is imported here; OpenCV and scipy only when a renderer is built.
 """
@@ -261,9 +262,6 @@ class PortraitRenderer:
         """Colours and openings of the portrait used by the mouth and eyelid fills."""
         rest, img = self._rest, self.portrait
         self._rest_mouth_open = _opening(rest, [61, 62, 63], [67, 66, 65])
-        # the upper incisors hang from the skull, not from the lip: their edge sits a little below the
-        # portrait's own upper inner lip and moves only with the head, so a raised lip (smile, snarl) shows
-        # more teeth and a lowered one (sadness) hides them
         self._rest_eye_open = [_opening(rest, [37, 38], [41, 40]), _opening(rest, [43, 44], [47, 46])]
         # lip colour: pixels between the outer and inner lip contours
         region = _region_around(rest[48:60], 2, self.size)

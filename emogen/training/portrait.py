@@ -401,7 +401,8 @@ audio and neutral emotion; MEAD with null audio and the category at intensity 1;
 `a` times the MEAD per-emotion expression offset (closed-mouth frames of the emotion minus those of
 neutral, averaged over the 3 identities) with emotion `k:a`, `a ~ U(0, 1)`. Emotion and
 audio are each dropped at random; sampling uses compositional guidance
-`p(∅, n) + s_a (p(a, n) - p(∅, n)) + s_e (p(a, e) - p(a, n))`, with `n` the neutral condition. Final training loss {motion_loss:.3f}.
+`p(∅, n) + s_a (p(a, n) - p(∅, n)) + s_e (p(a, e) - p(a, n))`, with `n` the neutral condition;
+the emotion term leaves the skull points (upper jaw line, nose bridge) to the neutral prediction. Final training loss {motion_loss:.3f}.
 
 Held-out GRID lip sync ({lip['clips']} clips, {scores['config']['eval_steps']} DDIM steps, audio guidance
 {scores['config']['eval_audio_guidance']}, temperature {scores['config']['eval_temperature']}, smoothing {scores['config']['eval_smooth']}, as the pipeline's defaults): mouth landmark distance **{lip['m_lmd']:.4f}** eye units vs
