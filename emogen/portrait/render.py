@@ -384,11 +384,12 @@ class PortraitRenderer:
         half = max(0.5 * width * width_share, 1.0)
         rel = np.clip(np.abs(xs - centre) / half, 0, 1.5)
         lip_line = np.interp(xs, edge[:, 0], edge[:, 1]).astype(np.float32)
-        reach = show * self.eye_distance * abs(bone.m)
+        unit = self.eye_distance * abs(bone.m)  # an eye distance, as the bone carries it now
+        reach = show * unit
         edge_line = lip_line + sign * reach * (1 - 0.45 * rel**2)
         beyond = sign * (edge_line - ys)  # > 0 on the teeth's side of their edge
         across = np.clip((1 - rel) * half + 0.5, 0, 1)
-        gum_line = crown * self.eye_distance * abs(bone.m) * (1 - 0.3 * rel**2)
+        gum_line = crown * unit * (1 - 0.3 * rel**2)
         on_crown = np.clip(gum_line - beyond + 0.5, 0, 1)
         teeth = np.clip(beyond + 0.5, 0, 1) * across
         teeth = np.stack([teeth * on_crown, teeth * (1 - on_crown)], axis=-1)
