@@ -38,7 +38,7 @@ def portrait(
     fps: Annotated[float, typer.Option("--fps", min=1.0, max=120.0, help="Output frame rate.")] = 25.0,
     steps: Annotated[int, typer.Option("--steps", min=1, max=1000, help="Denoising steps (DDIM).")] = 10,
     audio_guidance: Annotated[float, typer.Option("--audio-guidance", min=0.0, help="Guidance toward the audio: >1 opens the mouth wider than the model predicts (1 = off).")] = 1.0,
-    emotion_guidance: Annotated[float, typer.Option("--emotion-guidance", min=0.0, help="Guidance toward the emotion at intensity 1, measured from a neutral face, on top of the audio (1 = the mean expression of a MEAD clip, 2 = twice that change); it ramps down with lower intensities and is off for neutral.")] = 2.0,
+    emotion_guidance: Annotated[float, typer.Option("--emotion-guidance", min=0.0, help="Guidance toward the emotion at intensity 1, measured from a neutral face, on top of the audio (1 = the mean expression of a MEAD clip, 2 = twice that change); it ramps down with lower intensities and is off for neutral.")] = 2.5,
     max_seconds: MaxSecondsOpt = 600.0,
     seed: SeedOpt = None,
     device: DeviceOpt = "auto",

@@ -146,6 +146,19 @@ def test_emotion_guidance_leaves_the_skull_to_the_neutral_prediction():
     assert torch.all(scales[0, others] == 2.0)  # brows, eyes, mouth, jaw and the pose channels keep the scale
 
 
+def test_cli_and_recipe_use_the_pipelines_emotion_guidance():
+    """The CLI (which cannot import torch for --help) and the recipe's evaluation default to the pipeline's scale."""
+    import inspect
+
+    from emogen.cli.portrait import portrait as command
+    from emogen.pipelines.pipeline_emo_portrait import DEFAULT_EMOTION_GUIDANCE, EmoPortraitPipeline
+    from emogen.training.portrait import PortraitTrainConfig
+
+    assert inspect.signature(command).parameters["emotion_guidance"].default == DEFAULT_EMOTION_GUIDANCE
+    assert inspect.signature(EmoPortraitPipeline.__call__).parameters["emotion_guidance_scale"].default == DEFAULT_EMOTION_GUIDANCE
+    assert PortraitTrainConfig().eval_emotion_guidance == DEFAULT_EMOTION_GUIDANCE
+
+
 def test_intensity_moves_the_critic(portrait):
     """Shipped checkpoint: the critic projects a higher intensity at happy:1.0 than at happy:0.3."""
     from emogen.pipelines.pipeline_emo_portrait import EmoPortraitPipeline

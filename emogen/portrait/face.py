@@ -202,7 +202,7 @@ def detect_face(
         msg = f"no face found in {name}; give a well-lit, frontal photo of one face"
         raise NoFaceError(msg)
     if len(found) > 1:
-        logger.warning("%s: %d faces found, animating the largest", name, len(found))
+        logger.warning("%s: %d faces found, using the largest", name, len(found))
     box = tuple(v / factor for v in found[0][0])
     points = _predict(array, box)
     face = FaceLandmarks(points=points, box=tuple(int(round(v)) for v in box), score=found[0][1])

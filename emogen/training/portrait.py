@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from ..emotion import EmotionBank, EmotionCondition, EmotionDropout, EmotionSpec
+from ..pipelines.pipeline_emo_portrait import DEFAULT_EMOTION_GUIDANCE
 from ..portrait.critic import MEAD_CATEGORIES, FaceEmotionEncoder
 from ..portrait.dataset import smooth_landmarks
 from ..portrait.geometry import MOUTH, mouth_opening
@@ -92,7 +93,7 @@ class PortraitTrainConfig:
     grid_limit: int | None = None
     eval_steps: int = 10
     eval_audio_guidance: float = 1.0
-    eval_emotion_guidance: float = 2.0
+    eval_emotion_guidance: float = DEFAULT_EMOTION_GUIDANCE
     eval_temperature: float = 0.5
     eval_smooth: bool = True
     motion: MotionTrainConfig = field(default_factory=MotionTrainConfig)
@@ -341,7 +342,7 @@ class _NoProgress:
 
 
 @torch.no_grad()
-def intensity_response(pipe, clip, steps: int = 10, audio_guidance: float = 1.0, emotion_guidance: float = 2.0, temperature: float = 0.5,
+def intensity_response(pipe, clip, steps: int = 10, audio_guidance: float = 1.0, emotion_guidance: float = DEFAULT_EMOTION_GUIDANCE, temperature: float = 0.5,
                        seed: int = 0) -> dict[str, dict[str, float]]:
     """The critic's reading of sampled motion for each emotion at intensity 0.3 and 1.0 on one held-out clip's audio."""
     out = {}
