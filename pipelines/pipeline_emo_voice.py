@@ -32,7 +32,7 @@ from emogen.voice.denoiser import POOL, VoiceConversionDenoiser, condition_featu
 from emogen.voice.encoder import SpeechEmotionEncoder
 from emogen.voice.fullband import analyze_full_band, envelope_log_gain, extend_log_gain, synthesize_full_band
 from emogen.voice.recognize import embed_audio
-from emogen.voice.world import analyze, continuous_log_f0, decode_envelope, synthesize
+from emogen.voice.world import analyze, continuous_log_f0, decode_envelope, scale_log_f0_change, synthesize
 
 __all__ = ["EmoVoicePipeline", "VoicePipelineOutput"]
 
@@ -158,7 +158,7 @@ class EmoVoicePipeline(EmogenPipeline):
         cond = self.denoiser.normalize_condition(cond)
         if strength > 0:
             deltas = self._sample_deltas(cond, emotion, num_inference_steps, guidance_scale, temperature, generator, progress)
-            deltas = strength * deltas[0].float().cpu().numpy().T  # (model frames, channels)
+            deltas = deltas[0].float().cpu().numpy().T  # (model frames, channels), the full change
         else:
             progress.update(num_inference_steps)
             deltas = np.zeros((cond.shape[-1], self.denoiser.out_channels))
@@ -167,17 +167,19 @@ class EmoVoicePipeline(EmogenPipeline):
         grid = np.arange(deltas.shape[0])
         up = np.stack([np.interp(pos, grid, deltas[:, c]) for c in range(deltas.shape[1])], axis=1)
         source_f0 = world.f0
-        lf0 = continuous_log_f0(source_f0) + up[:, 0]
+        # the level and shape of F0 move by the intensity, its range evenly (see scale_log_f0_change)
+        lf0 = scale_log_f0_change(continuous_log_f0(source_f0), up[:, 0], world.voiced, strength)
         f0 = np.where(world.voiced, np.exp(lf0), 0.0)
+        envelope_change = strength * up[:, 1:]  # coded-envelope coefficients: they scale with the intensity
         factor = float(np.exp(log_rate))
         if sample_rate == MODEL_SAMPLE_RATE:
             k = self.denoiser.config.num_modified_mcep
             world.f0 = f0
             world.mcep = world.mcep.copy()
-            world.mcep[:, :k] += up[:, 1:]
+            world.mcep[:, :k] += envelope_change
             return _fit_length(synthesize(world.time_scale(factor)), round(len(audio) * factor))
         full = analyze_full_band(audio, sample_rate, source_f0, world.frame_period)
-        gain16 = envelope_log_gain(up[:, 1:], MODEL_SAMPLE_RATE)
+        gain16 = envelope_log_gain(envelope_change, MODEL_SAMPLE_RATE)
         gain = extend_log_gain(gain16, decode_envelope(world), MODEL_SAMPLE_RATE, sample_rate, full.sp.shape[1])
         full.sp = full.sp * np.exp(gain)
         full.f0 = f0

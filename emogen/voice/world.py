@@ -17,7 +17,7 @@ with warnings.catch_warnings():  # pyworld imports pkg_resources, which warns on
     warnings.simplefilter("ignore")
     import pyworld
 
-__all__ = ["FRAME_PERIOD_MS", "NUM_MCEP", "WorldFeatures", "analyze", "continuous_log_f0", "decode_envelope", "synthesize"]
+__all__ = ["FRAME_PERIOD_MS", "NUM_MCEP", "WorldFeatures", "analyze", "F0_RANGE_PERCENTILES", "continuous_log_f0", "decode_envelope", "f0_range", "scale_log_f0_change", "synthesize"]
 
 #: Analysis frame period in milliseconds.
 FRAME_PERIOD_MS = 5.0
@@ -103,6 +103,61 @@ def continuous_log_f0(f0: np.ndarray) -> np.ndarray:
         return np.full(f0.shape, np.log(100.0))
     idx = np.arange(len(f0))
     return np.interp(idx, idx[voiced], np.log(f0[voiced]))
+
+
+#: Percentiles of voiced log-F0 whose distance is the contour's range (as eGeMAPS' F0 range: 20th to 80th).
+F0_RANGE_PERCENTILES = (20.0, 80.0)
+
+
+def f0_range(log_f0: np.ndarray, voiced: np.ndarray) -> float:
+    """Range of a log-F0 contour over its voiced frames: the distance of :data:`F0_RANGE_PERCENTILES`."""
+    low, high = np.percentile(log_f0[voiced], F0_RANGE_PERCENTILES)
+    return float(high - low)
+
+
+def scale_log_f0_change(log_f0: np.ndarray, change: np.ndarray, voiced: np.ndarray, strength: float) -> np.ndarray:
+    """The log-F0 contour ``log_f0`` after ``strength`` times the change ``change``, with its range moving evenly.
+
+    Adding ``strength * change`` moves the level evenly but not the range: a change that reshapes the contour
+    (partly against the source's own excursions) first narrows the range and then widens it. So the change is
+    split, over the voiced frames, into its mean (the level), its projection on the source's excursions from
+    their mean (a scale of the source's own contour) and the rest (a new shape). The level and the new shape
+    are scaled by ``strength``; the source's excursions get the scale (found by bisection) that puts the
+    contour's range (:func:`f0_range`) at ``strength`` of the way from the source's to that of
+    ``log_f0 + change``. Both ends are exact; when no scale reaches the range (or the change would turn the
+    source's contour upside down) the change is scaled plainly.
+
+    Args:
+        log_f0 (`np.ndarray` of shape `(frames,)`): the source's continuous log-F0 (:func:`continuous_log_f0`).
+        change (`np.ndarray` of shape `(frames,)`): the full change of log-F0 (intensity 1).
+        voiced (`np.ndarray` of shape `(frames,)`): bool, the voiced frames (the statistics are taken there).
+        strength (`float`): the share of the change, the asked intensity.
+    """
+    v = np.asarray(voiced, dtype=bool)
+    plain = log_f0 + strength * change
+    if strength in (0.0, 1.0) or v.sum() < 5:
+        return plain
+    excursion = log_f0 - log_f0[v].mean()
+    source_var = float(np.mean(excursion[v] ** 2))
+    if source_var < 1e-12:
+        return plain
+    level = float(change[v].mean())
+    beta = float(np.mean((change[v] - level) * excursion[v])) / source_var
+    if 1 + beta <= 0:
+        return plain
+    base = log_f0 + strength * (change - beta * excursion)  # the level and the new shape; the excursions at scale 1
+    target = (1 - strength) * f0_range(log_f0, v) + strength * f0_range(log_f0 + change, v)
+
+    def contour(scale: float) -> np.ndarray:
+        return base + (scale - 1) * excursion
+
+    low, high = 0.0, 2.0 * max(1.0, 1 + beta)
+    if not f0_range(contour(low), v) <= target <= f0_range(contour(high), v):
+        return plain
+    for _ in range(40):
+        mid = 0.5 * (low + high)
+        low, high = (mid, high) if f0_range(contour(mid), v) < target else (low, mid)
+    return contour(0.5 * (low + high))
 
 
 def analyze(audio: np.ndarray, sample_rate: int, f0_floor: float = 60.0, f0_ceil: float = 700.0) -> WorldFeatures:
