@@ -139,6 +139,19 @@ def test_blink_covers_the_eye_with_skin(renderer):
     assert after > before + 40  # the dark eye is mostly covered by lid skin
 
 
+def test_lids_pushed_past_each_other_render_as_closed(renderer):
+    """An upper lid sampled below the lower one (a blink on top of a sad droop) draws the same as lids that meet."""
+    from emogen.portrait.render import LID_PAIRS
+
+    rest = renderer.rest_landmarks
+    met, crossed = rest.copy(), rest.copy()
+    for upper, lower in LID_PAIRS:
+        middle = (rest[upper, 1] + rest[lower, 1]) / 2
+        met[[upper, lower], 1] = middle
+        crossed[upper, 1], crossed[lower, 1] = middle + 3, middle - 3
+    assert np.array_equal(renderer.render(crossed), renderer.render(met))
+
+
 def test_crop_and_bad_input():
     image, points = synthetic_face(640, 480)
     left, top, side = crop_box(image.shape, points)

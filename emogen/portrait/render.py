@@ -55,6 +55,8 @@ TEETH_WIDTH = 0.8
 LOWER_TEETH_WIDTH = 0.6
 #: Crown heights of the upper and lower incisors in eye distances (about 10 and 8.5 mm); gum beyond.
 CROWN_HEIGHT = (0.15, 0.13)
+#: Upper and lower eyelid points facing each other (image-left eye, then image-right).
+LID_PAIRS = ((37, 41), (38, 40), (43, 47), (44, 46))
 #: Sub-pixel precision (bits) of polygon filling.
 _SHIFT = 4
 
@@ -285,6 +287,12 @@ class PortraitRenderer:
         luma = float(skin_colour @ [0.299, 0.587, 0.114])
         k = float(np.clip(luma / 150.0, 0.55, 1.0))
         self._teeth_colour = np.array([232.0, 226.0, 212.0], np.float32) * k
+        # lid skin: the skin between each upper lid and the brow above it, its darkest quarter (lashes, brow hair) left out
+        self._lid_colour = []
+        for lid, brow in (([37, 38], [19, 20]), ([43, 44], [23, 24])):
+            pixels = np.concatenate([_patch(img, (rest[i] + rest[j]) / 2, max(1, radius // 2)) for i, j in zip(lid, brow)])
+            luma_px = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
+            self._lid_colour.append(np.median(pixels[luma_px >= np.percentile(luma_px, 25)], axis=0))
         # lashes: the darker pixels along each upper lid
         self._lash_colour = []
         for lid in ([37, 38], [43, 44]):
@@ -313,7 +321,7 @@ class PortraitRenderer:
         """
         import cv2
 
-        target = np.asarray(target_landmarks, dtype=np.float32).reshape(NUM_LANDMARKS, 2)
+        target = _lids_met(np.asarray(target_landmarks, dtype=np.float32).reshape(NUM_LANDMARKS, 2))
         region = self._warp_region
         field = self.displacement(target)
         # backward map: solve q = p + d(p) for p by fixed-point steps from p = q
@@ -418,7 +426,7 @@ class PortraitRenderer:
             full = _similarity_fit(rest[[0, 3]], tgt[[0, 3]])(rest)
             centre = full.mean(axis=0)
             spread = np.linalg.norm(full - centre, axis=1, keepdims=True)
-            full = centre + (full - centre) * (1.08 + 0.05 * self.eye_distance / np.maximum(spread, 1.0))
+            full = centre + (full - centre) * (1.0 + 0.02 * self.eye_distance / np.maximum(spread, 1.0))
             region = _region_around(full, 3, self.size)
             lid = _polygon_mask(full, region, self._blur)
             opened = _polygon_mask(tgt, region, 0.0)
@@ -430,16 +438,26 @@ class PortraitRenderer:
             thickness = max(1, int(round(0.025 * self.eye_distance)))
             cv2.polylines(lash, [line], False, 1.0, thickness, cv2.LINE_AA, _SHIFT)
             lash = cv2.GaussianBlur(lash, (0, 0), self._blur * 0.7)
-            # lid skin: the texture just above the eye slid down over it, a little shaded
-            shift = int(np.ceil(1.1 * rest_open + 1))
-            y0 = max(0, region.y0 - shift)
-            above = out[y0 : region.y1 - shift, region.x0 : region.x1].astype(np.float32)
+            # lid skin: the portrait's own lid colour, a little shaded
             patch = out[region.slices].astype(np.float32)
-            if above.shape[0] < patch.shape[0]:
-                above = np.concatenate([np.repeat(above[:1], patch.shape[0] - above.shape[0], axis=0), above])
-            skin = patch + (alpha * strength)[..., None] * (0.94 * above - patch)
+            skin = patch + (alpha * strength)[..., None] * (0.94 * self._lid_colour[k] - patch)
             skin = skin + (0.8 * lash * strength * closure)[..., None] * (self._lash_colour[k] - skin)
             out[region.slices] = np.clip(skin, 0, 255).astype(np.uint8)
+
+
+def _lids_met(points: np.ndarray) -> np.ndarray:
+    """``points`` with every upper eyelid point that went below the lower lid point facing it (a closing eye
+    pushed further, as a blink on top of a sad droop can) put, with that point, at the height between them:
+    lids meet, they do not cross. A copy when any point moves."""
+    upper, lower = [u for u, _ in LID_PAIRS], [v for _, v in LID_PAIRS]
+    crossed = points[upper, 1] > points[lower, 1]
+    if not crossed.any():
+        return points
+    points = points.copy()
+    middle = (points[upper, 1] + points[lower, 1]) / 2
+    points[np.array(upper)[crossed], 1] = middle[crossed]
+    points[np.array(lower)[crossed], 1] = middle[crossed]
+    return points
 
 
 def _opening(points: np.ndarray, upper: list[int], lower: list[int]) -> float:
