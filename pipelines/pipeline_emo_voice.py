@@ -3,8 +3,8 @@
 WORLD analysis of the source (log-F0, energy, mel-cepstrum, aperiodicity) -> a conditional 1-D diffusion
 denoiser predicts the change of log-F0, energy and low-order mel-cepstrum toward the target emotion,
 conditioned on the target emotion at intensity 1 (the end of the bank's direction from neutral); the
-asked intensity scales that change (``angry:0.5`` makes half of ``angry:1``'s change of every feature, so
-intensity steps are even) -> speaking-rate change by time-scaling the WORLD frames -> WORLD resynthesis, which keeps the
+asked intensity scales that change (``angry:0.5`` makes half of ``angry:1``'s change of the F0 level, the
+energy and the envelope, and moves the F0 range half-way, so intensity steps are even) -> speaking-rate change by time-scaling the WORLD frames -> WORLD resynthesis, which keeps the
 speaker's own spectral identity. Above 16 kHz the envelope and aperiodicity are analysed again at the
 input's rate and the model's change is carried over to them (:mod:`emogen.voice.fullband`), so a 44.1 or
 48 kHz recording keeps its band above 8 kHz. Long recordings are processed in chunks cut at pauses. The speech
@@ -236,7 +236,8 @@ class EmoVoicePipeline(EmogenPipeline):
         work_rate = max(MODEL_SAMPLE_RATE, min(sample_rate, out_rate))  # full band where both sides have it
         generator = make_generators(generator, batch_size)
         # 3. encode the emotion at intensity 1 (the end of its direction from neutral) and the asked intensity,
-        # which scales the model's change (even steps: half the intensity, half the change of every feature),
+        # which scales the model's change (even steps: half the intensity, half the change of every feature,
+        # and the F0 range half-way),
         # and the speaking rate (its log linear in the asked intensity)
         asked = self.encode_emotion(spec, batch_size=1)
         condition = asked.at_full_intensity(self.encode_emotion("neutral", batch_size=1))

@@ -17,7 +17,7 @@ with warnings.catch_warnings():  # pyworld imports pkg_resources, which warns on
     warnings.simplefilter("ignore")
     import pyworld
 
-__all__ = ["FRAME_PERIOD_MS", "NUM_MCEP", "WorldFeatures", "analyze", "F0_RANGE_PERCENTILES", "continuous_log_f0", "decode_envelope", "f0_range", "scale_log_f0_change", "synthesize"]
+__all__ = ["F0_RANGE_PERCENTILES", "FRAME_PERIOD_MS", "NUM_MCEP", "WorldFeatures", "analyze", "continuous_log_f0", "decode_envelope", "f0_range", "scale_log_f0_change", "synthesize"]
 
 #: Analysis frame period in milliseconds.
 FRAME_PERIOD_MS = 5.0
