@@ -49,6 +49,7 @@ from emogen.data.emopia import load_emopia
 from emogen.music.dataset import load_music_clips
 from emogen.music.judge import QUADRANTS, EmotionJudge
 from emogen.music.metrics import MUSICALITY_FEATURES, CopyIndex, note_tokens, overlapping_area, realism_accuracy, sweep_shape
+from emogen.utils.sweep import even_sweep
 from emogen.music.representation import events_from_grid, grid_from_events
 from emogen.music.stats import CLIP_STATISTIC_NAMES, STATISTIC_NAMES, clip_statistics, note_array, piece_statistics
 from emogen.music.evaluation import (bars_of, critic_predict, critic_probabilities, element_transfer_movement, encode_clips,
@@ -247,10 +248,9 @@ def main() -> None:
     row("stats within 25% of real (quadrant x statistic, below)", f"{within_count} / {within_total}")
     row("realism classifier accuracy: generated vs real", f"{realism_gen:.3f}")
     row("realism classifier accuracy: real vs real (halves)", f"{realism_real:.3f}")
-    sweep_ok = {cat: sweep[cat]["shape"]["critic_target"]["rho"] >= 0.9 - 1e-9 and sweep[cat]["shape"]["critic_target"]["largest_step"] <= 0.5
-                for cat in CATEGORIES}
+    sweep_ok = {cat: even_sweep(sweep[cat]["shape"]["critic_target"], signed=True) for cat in CATEGORIES}
     stat_sweeps = [sweep[cat]["shape"][f] for cat in CATEGORIES for f in CLIP_STATISTIC_NAMES]
-    stats_sweep_ok = sum(abs(s["rho"]) >= 0.9 - 1e-9 and s["largest_step"] <= 0.5 for s in stat_sweeps)
+    stats_sweep_ok = sum(even_sweep(s) for s in stat_sweeps)
     row("sweep: critic p(target) rho >= 0.9, step <= 1/2", f"{sum(sweep_ok.values())} / {len(CATEGORIES)}")
     row("sweep: statistics |rho| >= 0.9, step <= 1/2", f"{stats_sweep_ok} / {len(stat_sweeps)}")
     row("seconds for 16 bars, batch 1, 1 thread (median)", f"{speed:.3f}")

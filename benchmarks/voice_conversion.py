@@ -61,6 +61,7 @@ from emogen.voice.dataset import build_cache, build_nemo_cache
 from emogen.voice.fullband import band_energy
 from emogen.voice.judge import EGeMAPSJudge, egemaps
 from emogen.utils.cache import cache_key, load_or_build
+from emogen.utils.sweep import even_sweep, sweep_shape
 from emogen.voice.metrics import fidelity_audio
 from emogen.voice.speaker import SpeakerEmbedding, cosine, fit_speaker_embedding
 from emogen.voice.world import analyze, synthesize
@@ -281,16 +282,6 @@ def print_rates(rates: dict[str, dict[str, list[float]]], all_real: dict[str, li
     print(f"rate checks: same sign as the real pairs for every emotion: {all(same)} ({sum(same)} of {len(same)})")
 
 
-def step_profile(values: list[float]) -> tuple[float, float]:
-    """Spearman correlation of ``values`` with their intensities and the largest single step's share of the
-    summed step sizes (0.25 = perfectly even over four steps, 1 = a switch)."""
-    from scipy.stats import spearmanr
-
-    steps = np.abs(np.diff(values))
-    rho = float(spearmanr(INTENSITIES, values).statistic) if np.ptp(values) > 0 else 0.0
-    return rho, float(steps.max() / steps.sum()) if steps.sum() > 0 else 1.0
-
-
 def print_sweep(sweep: dict[str, dict[str, dict[float, list[float]]]]) -> None:
     """The intensity sweep table: per emotion and measure, the means at each intensity, Spearman, largest step share."""
     print("\nintensity sweep (mean over the conversions; rho: Spearman with intensity, sign = direction; step: the largest "
@@ -302,9 +293,10 @@ def print_sweep(sweep: dict[str, dict[str, dict[float, list[float]]]]) -> None:
     for emotion, measures in sweep.items():
         for name, by_a in measures.items():
             means = [float(np.nanmean(by_a[a])) for a in INTENSITIES]
-            rho, step = step_profile(means)
+            shape = sweep_shape(np.array(INTENSITIES), means)
+            rho, step = shape["rho"], shape["largest_step"]
             group = even["judge" if name == "judge p" else "critic and prosody"]
-            group[0] += abs(rho) >= 0.9 and step <= 0.5
+            group[0] += even_sweep(shape)
             group[1] += 1
             cells = " | ".join(f"{m:6.3f}" if abs(m) < 10 else f"{m:6.2f}" for m in means)
             print(f"| {emotion:<9} | {name:<14} | {cells} | {rho:5.2f} | {step:4.2f} |")

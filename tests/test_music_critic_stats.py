@@ -12,6 +12,7 @@ from emogen.music.critic import MusicEmotionEncoder
 from emogen.music.dataset import stack_grids
 from emogen.music.features import DESCRIPTOR_PARTS, DESCRIPTOR_SIZE, clip_descriptor, sounding_roll
 from emogen.music.metrics import realism_accuracy, sweep_shape
+from emogen.utils.sweep import even_sweep
 from emogen.music.representation import BarGrid
 from emogen.music.stats import CLIP_STATISTIC_NAMES, NoteArray, bar_repetition, clip_statistics, key_clarity, silent_share
 
@@ -58,6 +59,15 @@ def test_sweep_shape():
     jump = sweep_shape(levels, [0, 0, 0, 0, 1])
     assert jump["largest_step"] == pytest.approx(1.0)
     assert sweep_shape(levels, [3, 3, 3, 3, 3]) == {"rho": 0.0, "largest_step": 0.0}
+
+
+def test_even_sweep_counts_one_swapped_pair_as_monotone():
+    """Five levels with one neighbouring pair swapped have a Spearman of exactly 0.9 (computed as 0.8999...)."""
+    levels = np.array([0, 0.25, 0.5, 0.75, 1])
+    swapped = sweep_shape(levels, [4.689, 4.590, 4.707, 4.857, 5.019])
+    assert swapped["rho"] < 0.9 and even_sweep(swapped)
+    assert even_sweep(sweep_shape(levels, [5, 4, 3, 2, 1])) and not even_sweep(sweep_shape(levels, [5, 4, 3, 2, 1]), signed=True)
+    assert not even_sweep(sweep_shape(levels, [0, 0.1, 0.2, 0.3, 2.0]))  # one step carries most of the change
 
 
 def random_grid(bars: int, seed: int, density: float = 0.03) -> BarGrid:

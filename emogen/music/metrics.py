@@ -7,8 +7,8 @@
   piece that also appears, in the same order, in some training piece.
 * :func:`realism_accuracy`: cross-validated accuracy of a logistic regression telling two sets of pieces
   apart from their statistics (0.5 = indistinguishable); run it on real-vs-real for the noise floor.
-* :func:`sweep_shape`: Spearman correlation of a measure with the intensity steps and the share of its
-  total change carried by the largest single step.
+* :func:`sweep_shape` (from :mod:`emogen.utils.sweep`): Spearman correlation of a measure with the intensity
+  steps and the share of its total change carried by the largest single step.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import gaussian_kde
 
+from ..utils.sweep import sweep_shape  # re-exported: the music benchmark's sweeps
 from .representation import POSITIONS_PER_BAR, EventSequence
 
 __all__ = ["MUSICALITY_FEATURES", "CopyIndex", "overlapping_area", "note_tokens", "longest_copied_run", "realism_accuracy", "sweep_shape"]
@@ -123,16 +124,3 @@ def realism_accuracy(a: np.ndarray, b: np.ndarray, folds: int = 5, repeats: int 
         cv = StratifiedKFold(folds, shuffle=True, random_state=seed + r)
         scores.append(cross_val_score(model, x, y, cv=cv).mean())
     return float(np.mean(scores))
-
-
-def sweep_shape(levels: np.ndarray, values: np.ndarray) -> dict[str, float]:
-    """How a measure follows a sweep: Spearman ``rho`` of ``values`` against ``levels`` and ``largest_step``,
-    the largest absolute step between neighbouring levels as a share of the summed absolute steps (1/(n-1) for
-    an even, monotone sweep; 1 when a single step carries everything; 0 when nothing moves)."""
-    from scipy.stats import spearmanr
-
-    values = np.asarray(values, dtype=np.float64)
-    steps = np.abs(np.diff(values))
-    total = steps.sum()
-    rho = float(spearmanr(levels, values).statistic) if np.ptp(values) > 0 else 0.0
-    return {"rho": rho, "largest_step": float(steps.max() / total) if total > 0 else 0.0}
