@@ -65,6 +65,7 @@ from emogen.portrait.judge import (
     ssim,
 )
 from emogen.pipelines.pipeline_emo_portrait import EmoPortraitPipeline, load_image
+from emogen.utils.process import emogen_command
 
 EMOTIONS = ("happy", "sad", "angry", "surprised", "fearful", "disgusted")
 #: The emotions the done-when top-1 check is over.
@@ -170,8 +171,7 @@ def command_speed(audio: np.ndarray, image: Path, sizes: tuple[int, ...], checkp
     """Wall seconds (best of ``repeats``) of the whole ``emogen portrait`` command on ``audio``, per size."""
     import soundfile as sf
 
-    exe = Path(sys.executable).with_name("emogen")
-    base = [str(exe)] if exe.is_file() else [sys.executable, "-m", "emogen.cli.main"]
+    base = emogen_command()
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "speech.wav"

@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from emogen.utils.process import emogen_command
+
 #: A 3.4 s neutral RAVDESS sentence of a test actor (not used in training).
 VOICE_CLIP = "ravdess-speech/Actor_19/03-01-01-01-01-01-19.flac"
 
@@ -55,11 +57,6 @@ print(json.dumps({"imports": t1 - t0, "loading": t2 - t1, "work": t3 - t2}))
 """
 
 
-def _emogen() -> list[str]:
-    found = shutil.which("emogen")
-    return [found] if found else [sys.executable, "-m", "emogen.cli.main"]
-
-
 def _wall(command: list[str], repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
@@ -85,7 +82,7 @@ def main() -> None:
     args = parser.parse_args()
     data = Path(os.environ.get("EMOGEN_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
     clip = data / VOICE_CLIP
-    emogen = _emogen()
+    emogen = emogen_command()
     work = Path(tempfile.mkdtemp(prefix="emogen-startup-"))
     import soundfile as sf
 

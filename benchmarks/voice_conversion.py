@@ -9,7 +9,10 @@ Every neutral clip of the test actors is converted to every other RAVDESS emotio
 - fidelity: MCD (dB) and log-F0 RMSE against the real target recording of the same actor, statement
   and repetition (strong intensity), after DTW;
 - intensity: the judge's target probability at intensity 0.25 / 0.5 / 1.0;
-- speed: real-time factor of the pipeline at its default steps on this machine;
+- speed: real-time factor of the pipeline at its default steps on this machine; and the throughput of a batch
+  (issue #10): one ``emogen voice --input DIR -o OUT`` process over 40 test clips, wall time including
+  start-up and model loading as a ratio to their duration, for the clips as stored (16 kHz mono flac) and as
+  phone recordings (48 kHz stereo AAC ``.m4a``, converted full band);
 - full band (issue #10): the data hold no speech recorded above 16 kHz (RAVDESS and nEMO are 16 kHz, GRID's
   audio is 16 kHz AAC), so each neutral test clip gets a synthetic band up to 12 kHz
   (:func:`full_band_surrogate`) at 44.1 and 48 kHz and is converted at a=1.0, once at its own rate and once
@@ -36,7 +39,7 @@ Every neutral clip of the test actors is converted to every other RAVDESS emotio
   these pairs.
 
 Run: ``python benchmarks/voice_conversion.py [--checkpoint checkpoints/voice] [--threads 1] [--quick]``
-(``--quick``: repetition 1 only, intensity 1.0 only, no full band).
+(``--quick``: repetition 1 only, intensity 1.0 only, no full band, no batch).
 Needs ``opensmile`` (``pip install opensmile==2.6.0``). Caches features under ``runs/voice_cache``, in files
 named by a hash of the clips, the feature settings and a code version (:mod:`emogen.utils.cache`).
 """
@@ -75,6 +78,9 @@ EGEMAPS_VERSION = "1"
 #: Rates of the full-band check, and the upper edge of the content of its inputs (Hz).
 FULL_BAND_RATES = (44100, 48000)
 CONTENT_HZ = 12000.0
+#: Files in the batch-throughput run, and the rate of its phone-style copies.
+BATCH_FILES = 40
+PHONE_RATE = 48000
 #: Unseen actors enrolled (by their neutral recordings) for closed-set speaker identification.
 ENROLL_ACTORS = (17, 18, 19, 20)
 #: Systems of the speaker table, in print order, with their labels.
@@ -92,6 +98,38 @@ RATE_TOP_DB = 20.0
 def read16(path: Path) -> np.ndarray:
     audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
     return resample(to_mono(audio), sr, MODEL_SAMPLE_RATE)
+
+
+def batch_throughput(clips: list[RavdessClip], phone: bool, checkpoint: str | None, emotion: str = "happy:0.7") -> dict[str, float]:
+    """Wall time of one ``emogen voice`` process converting a folder of ``clips`` (start-up and loading included)
+    as a ratio to their duration: as stored, or (``phone``) as 48 kHz stereo AAC ``.m4a`` files."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from emogen.utils.process import emogen_command
+    from emogen.voice.audio import save_audio
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder, out = Path(tmp) / "in", Path(tmp) / "out"
+        folder.mkdir()
+        seconds = 0.0
+        for clip in clips:
+            x = read16(clip.path)
+            seconds += len(x) / MODEL_SAMPLE_RATE
+            if phone:
+                stereo = np.repeat(resample(x, MODEL_SAMPLE_RATE, PHONE_RATE)[:, None], 2, axis=1)
+                save_audio(folder / f"{clip.path.stem}.m4a", stereo, PHONE_RATE)
+            else:
+                shutil.copy(clip.path, folder / clip.path.name)
+        cmd = [*emogen_command(), "voice", "--input", str(folder), "-o", str(out), "--emotion", emotion, "--seed", "0", "--quiet"]
+        if checkpoint:
+            cmd += ["--checkpoint", checkpoint]
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        wall = time.perf_counter() - start
+        written = len(list(out.iterdir()))
+    return {"files": len(clips), "written": written, "seconds": seconds, "wall": wall, "rtf": wall / seconds}
 
 
 def read_nemo16(clip: NemoClip) -> np.ndarray:
@@ -457,6 +495,12 @@ def main() -> None:
     print("\nintensity (judge's mean target probability): " + ", ".join(f"a={a:g}: {p:.3f}" for a, p in mean_p.items()))
     steps = call_kwargs.get("num_inference_steps", 10)
     print(f"speed: real-time factor {rtf:.3f} at {steps} steps ({torch.get_num_threads()} CPU thread(s))")
+    if not args.quick:
+        batch_clips = sorted(test, key=lambda c: c.path.name)[:BATCH_FILES]
+        for label, phone in (("16 kHz flac", False), ("48 kHz stereo m4a", True)):
+            b = batch_throughput(batch_clips, phone, args.checkpoint)
+            print(f"batch: one `emogen voice --input DIR -o OUT` process, {b['files']} files ({label}, {b['seconds']:.1f} s of speech), "
+                  f"{b['written']} written: wall {b['wall']:.1f} s, real-time factor {b['rtf']:.3f} with start-up (<= 0.3: {b['rtf'] <= 0.3})")
     print(f"checks: acc >= 0.7 x real: {acc['model'] >= 0.7 * acc['real']}; acc > rule: {acc['model'] > acc['rule']}; "
           f"MCD below source and rule: {mcd['model'] < min(mcd['source'], mcd['rule'])}; "
           f"logF0 RMSE below source and rule: {rmse['model'] < min(rmse['source'], rmse['rule'])}; "
