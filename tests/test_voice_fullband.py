@@ -93,6 +93,22 @@ def test_log_gain_is_continuous_and_relaxes_to_the_level():
     np.testing.assert_allclose(gain[:, beyond], gain[:, beyond][:, :1] * np.ones((1, beyond.sum())))  # holds the level
 
 
+def test_high_band_of_a_fricative_follows_the_syllable_not_the_tilt():
+    """A change that only steepens the tilt leaves the band above 8 kHz of a fricative frame (its energy at
+    the top of the model's band) where its vowel neighbours put it, instead of carrying the tilt up."""
+    frames, bins = 21, 513
+    freqs16 = np.linspace(0, 8000, bins)
+    tilt = np.broadcast_to(-2.0 * freqs16 / 8000, (frames, bins))  # 0 at 0 Hz, -2 (natural log) at 8 kHz
+    vowel = np.exp(-freqs16 / 500)
+    fricative = 1e-3 * np.exp((freqs16 - 8000) / 1000)
+    envelope = np.stack([fricative if n == frames // 2 else vowel for n in range(frames)])
+    gain = extend_log_gain(tilt, envelope, 16000, SR, 1025)
+    top = np.linspace(0, SR / 2, 1025) >= 12000
+    high = gain[:, top].mean(axis=1)
+    assert abs(high[frames // 2] - high[frames // 2 - 1]) < 0.05
+    assert high[frames // 2] > -0.2  # not the -2 the fricative's own energy would carry
+
+
 def test_cli_sample_rate_and_keep_timing(tmp_path):
     """--sample-rate sets the output rate; --keep-timing keeps the input's length exactly; both with --rate 1.2 is refused."""
     import soundfile as sf

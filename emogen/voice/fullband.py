@@ -10,9 +10,10 @@ follows the same rate change, and nothing is resampled up from 16 kHz (no band l
 The model's change of the coded envelope is linear in the log spectrum, so it decodes to a per-frame
 log-gain curve over 0-8 kHz (:func:`envelope_log_gain`). Above 8 kHz (:func:`extend_log_gain`) the curve
 starts from its value at 8 kHz (WORLD's coding is a cosine series on a warped frequency axis, so the curve
-is flat there and the extension joins it smoothly) and relaxes to the frame's level change by 10 kHz: the
-high band follows the emotion's loudness, frame by frame, and the model's tilt change, learnt only below
-8 kHz, is not extrapolated.
+is flat there and the extension joins it smoothly) and relaxes by 10 kHz to the level change around the
+frame (energy below 8 kHz, pooled over about a syllable): the high band follows the emotion's loudness
+syllable by syllable, and the model's tilt change, learnt only below 8 kHz, is not extrapolated (a
+fricative frame's own level change would carry it: its energy sits at the top of the band).
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import pyworld
 
-__all__ = ["FullBandFeatures", "analyze_full_band", "band_energy", "envelope_log_gain", "extend_log_gain", "synthesize_full_band"]
+__all__ = ["LEVEL_WINDOW", "FullBandFeatures", "analyze_full_band", "band_energy", "envelope_log_gain", "extend_log_gain", "synthesize_full_band"]
+
+#: Frames (5 ms) over which the level change carried above the model's band is pooled: about a syllable.
+LEVEL_WINDOW = 31
 
 
 @dataclass
@@ -117,8 +121,9 @@ def extend_log_gain(log_gain: np.ndarray, model_envelope: np.ndarray, model_rate
     """Carry a log-gain curve on the model's band over to a full-band frequency grid.
 
     Below ``model_rate / 2`` the curve is interpolated. Above, it goes from its value at the band edge to
-    the frame's level change (the gain of the frame's energy below ``model_rate / 2``, as the model's own
-    envelope has it) along a raised cosine over ``taper_hz``, and holds that level beyond: the band above
+    the level change around the frame (the gain of the energy below ``model_rate / 2``, as the model's own
+    envelope has it, summed over :data:`LEVEL_WINDOW` frames) along a raised cosine over ``taper_hz``, and
+    holds that level beyond: the band above
     8 kHz follows the emotion's loudness and its time course, and the model's change of spectral tilt,
     which it learnt only up to 8 kHz, fades out instead of being extrapolated.
 
@@ -142,11 +147,24 @@ def extend_log_gain(log_gain: np.ndarray, model_envelope: np.ndarray, model_rate
     gain = np.empty((log_gain.shape[0], num_bins))
     for n in range(log_gain.shape[0]):
         gain[n, inside] = np.interp(dst[inside], src, log_gain[n])
-    level = np.log(np.sum(model_envelope * np.exp(log_gain), axis=1) / np.maximum(np.sum(model_envelope, axis=1), 1e-300))
+    # the level change of the energy below the band edge, pooled over about a syllable (LEVEL_WINDOW frames,
+    # energy-weighted): a fricative frame's own energy sits at the top of the model's band, where its gain
+    # is the model's tilt change, which would otherwise be carried into the band above
+    changed = _moving_sum(np.sum(model_envelope * np.exp(log_gain), axis=1), LEVEL_WINDOW)
+    level = np.log(changed / np.maximum(_moving_sum(np.sum(model_envelope, axis=1), LEVEL_WINDOW), 1e-300))
     edge = log_gain[:, -1]
     taper = np.cos(0.5 * np.pi * np.clip((dst[~inside] - nyquist) / taper_hz, 0.0, 1.0)) ** 2
     gain[:, ~inside] = level[:, None] + (edge - level)[:, None] * taper[None]
     return gain
+
+
+def _moving_sum(values: np.ndarray, window: int) -> np.ndarray:
+    """Sum of ``values`` over a centred window of ``window`` frames (shorter at the ends)."""
+    total = np.concatenate([[0.0], np.cumsum(values)])
+    index = np.arange(len(values))
+    low = np.clip(index - window // 2, 0, len(values))
+    high = np.clip(index + window // 2 + 1, 0, len(values))
+    return total[high] - total[low]
 
 
 def synthesize_full_band(features: FullBandFeatures) -> np.ndarray:
