@@ -142,13 +142,13 @@ training pairs (nEMO's speakers speed up for anger where RAVDESS' actors slow do
 Trained at intensities 0, 0.6, 0.8 (nEMO) and 1.0 only, the converter's response to the embedding's
 intensity is not linear (it barely reacts below 0.3 and changes most between 0.5 and 0.75). So the pipeline samples the
 emotion at intensity 1 (the end of the bank's direction from neutral) and scales the predicted change by
-the asked intensity: `angry:0.5` makes exactly half of `angry:1`'s change of log-F0, energy and cepstrum,
-and `angry:0` leaves the features as analysed. The speaking rate's log is linear in the asked intensity.
+the asked intensity: `angry:0.5` makes exactly half of `angry:1`'s change of the F0 level, energy and
+cepstrum and moves the F0 range (20th to 80th percentile) half-way, and `angry:0` leaves the features as analysed. The speaking rate's log is linear in the asked intensity.
 
 ## Limits
 Acted English speech of 20 North-American actors, two sentences; other languages, spontaneous speech and
 noisy recordings are out of domain. The model reads 16 kHz features; a 44.1 or 48 kHz input is analysed
-and resynthesised at its own rate with the model's change carried over (above 8 kHz: the frame's level
-change). Contempt has no RAVDESS data: its direction is
+and resynthesised at its own rate with the model's change carried over (above 8 kHz: the level change
+around each syllable). Contempt has no RAVDESS data: its direction is
 extrapolated from the bank.
 """
