@@ -48,6 +48,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
+import subprocess
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -58,12 +61,13 @@ import torch
 
 from emogen.data import RavdessClip, load_ravdess
 from emogen.data.nemo import NEMO_SPLITS, NemoClip, load_nemo, read_nemo_audio
-from emogen.voice.audio import MODEL_SAMPLE_RATE, resample, to_mono, trim_silence
+from emogen.voice.audio import MODEL_SAMPLE_RATE, resample, save_audio, to_mono, trim_silence
 from emogen.voice.baseline import RuleBasedConverter
 from emogen.voice.dataset import build_cache, build_nemo_cache
 from emogen.voice.fullband import band_energy
 from emogen.voice.judge import EGeMAPSJudge, egemaps
 from emogen.utils.cache import cache_key, load_or_build
+from emogen.utils.process import emogen_command
 from emogen.utils.sweep import even_sweep, sweep_shape
 from emogen.voice.metrics import fidelity_audio
 from emogen.voice.speaker import SpeakerEmbedding, cosine, fit_speaker_embedding
@@ -103,13 +107,6 @@ def read16(path: Path) -> np.ndarray:
 def batch_throughput(clips: list[RavdessClip], phone: bool, checkpoint: str | None, emotion: str = "happy:0.7") -> dict[str, float]:
     """Wall time of one ``emogen voice`` process converting a folder of ``clips`` (start-up and loading included)
     as a ratio to their duration: as stored, or (``phone``) as 48 kHz stereo AAC ``.m4a`` files."""
-    import shutil
-    import subprocess
-    import tempfile
-
-    from emogen.utils.process import emogen_command
-    from emogen.voice.audio import save_audio
-
     with tempfile.TemporaryDirectory() as tmp:
         folder, out = Path(tmp) / "in", Path(tmp) / "out"
         folder.mkdir()

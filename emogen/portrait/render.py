@@ -57,6 +57,7 @@ LOWER_TEETH_WIDTH = 0.6
 CROWN_HEIGHT = (0.15, 0.13)
 #: Upper and lower eyelid points facing each other (image-left eye, then image-right).
 LID_PAIRS = ((37, 41), (38, 40), (43, 47), (44, 46))
+_UPPER_LIDS, _LOWER_LIDS = np.array(LID_PAIRS).T
 #: Sub-pixel precision (bits) of polygon filling.
 _SHIFT = 4
 
@@ -284,21 +285,17 @@ class PortraitRenderer:
         radius = max(1, int(0.08 * self.eye_distance))
         skin = np.concatenate([_patch(img, c, radius) for c in cheek_points])
         skin_colour = np.median(skin, axis=0)
-        luma = float(skin_colour @ [0.299, 0.587, 0.114])
+        luma = float(_luma(skin_colour))
         k = float(np.clip(luma / 150.0, 0.55, 1.0))
         self._teeth_colour = np.array([232.0, 226.0, 212.0], np.float32) * k
-        # lid skin: the skin between each upper lid and the brow above it, its darkest quarter (lashes, brow hair) left out
-        self._lid_colour = []
+        # per eye: lid skin (between the upper lid and the brow above it, its darkest quarter of lashes and brow
+        # hair left out) and lashes (the darker pixels along the upper lid)
+        self._lid_colour, self._lash_colour = [], []
         for lid, brow in (([37, 38], [19, 20]), ([43, 44], [23, 24])):
-            pixels = np.concatenate([_patch(img, (rest[i] + rest[j]) / 2, max(1, radius // 2)) for i, j in zip(lid, brow)])
-            luma_px = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
-            self._lid_colour.append(np.median(pixels[luma_px >= np.percentile(luma_px, 25)], axis=0))
-        # lashes: the darker pixels along each upper lid
-        self._lash_colour = []
-        for lid in ([37, 38], [43, 44]):
-            pixels = np.concatenate([_patch(img, rest[i], max(1, radius // 2)) for i in lid])
-            luma_px = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
-            self._lash_colour.append(pixels[luma_px <= np.percentile(luma_px, 25)].mean(axis=0))
+            skin_px = np.concatenate([_patch(img, (rest[i] + rest[j]) / 2, max(1, radius // 2)) for i, j in zip(lid, brow)])
+            self._lid_colour.append(np.median(skin_px[_luma(skin_px) >= np.percentile(_luma(skin_px), 25)], axis=0))
+            lash_px = np.concatenate([_patch(img, rest[i], max(1, radius // 2)) for i in lid])
+            self._lash_colour.append(lash_px[_luma(lash_px) <= np.percentile(_luma(lash_px), 25)].mean(axis=0))
         self._blur = max(0.6, self.size / 400)
 
     # ------------------------------------------------------------------ frames
@@ -449,15 +446,19 @@ def _lids_met(points: np.ndarray) -> np.ndarray:
     """``points`` with every upper eyelid point that went below the lower lid point facing it (a closing eye
     pushed further, as a blink on top of a sad droop can) put, with that point, at the height between them:
     lids meet, they do not cross. A copy when any point moves."""
-    upper, lower = [u for u, _ in LID_PAIRS], [v for _, v in LID_PAIRS]
-    crossed = points[upper, 1] > points[lower, 1]
+    crossed = points[_UPPER_LIDS, 1] > points[_LOWER_LIDS, 1]
     if not crossed.any():
         return points
     points = points.copy()
-    middle = (points[upper, 1] + points[lower, 1]) / 2
-    points[np.array(upper)[crossed], 1] = middle[crossed]
-    points[np.array(lower)[crossed], 1] = middle[crossed]
+    middle = (points[_UPPER_LIDS, 1] + points[_LOWER_LIDS, 1]) / 2
+    points[_UPPER_LIDS[crossed], 1] = middle[crossed]
+    points[_LOWER_LIDS[crossed], 1] = middle[crossed]
     return points
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """Luma (BT.601) of RGB values ``(..., 3)``."""
+    return np.asarray(rgb, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def _opening(points: np.ndarray, upper: list[int], lower: list[int]) -> float:
