@@ -281,7 +281,7 @@ class EmoMusicPipeline(EmogenPipeline):
                 if forced is not None and e in keep:
                     code = forced[bar, e].expand(total)
                 else:
-                    logits = self.prior.element_logits(state, [torch.cat([c] * passes) if passes > 1 else c for c in chosen], e)
+                    logits = self.prior.element_logits(state, [torch.cat([c] * passes) if passes > 1 else c for c in chosen], e, history=ctx)
                     if guidance.do_guidance:
                         logits = guidance.combine_stacked(logits.float().log_softmax(-1))
                     code = self._sample_code(logits, temperature, column_top_k[e], generator).to(device)

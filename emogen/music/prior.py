@@ -3,7 +3,8 @@
 One token per bar (the sum of its code embeddings), a causal transformer over bars, and a small
 autoregressive head inside each bar (the code columns in the VQ-VAE's layout order: rhythm, then pitch,
 then duration, then velocity codes, each head seeing the sum of the codes already chosen), so 16 bars take
-16 transformer passes. The emotion enters as the
+16 transformer passes. With ``copy_bars`` each head also weighs the codes its column held in the bars
+before (a pointer to earlier bars, so that bars and parts of bars can repeat as they do in music). The emotion enters as the
 shared :class:`~emogen.emotion.EmotionCondition` embedding, projected by an
 :class:`~emogen.modules.EmotionEmbedding` into a prefix token and added to every position; rows with
 ``mask == 0`` use its learned null vector instead (classifier-free guidance).
@@ -51,6 +52,10 @@ class EmotionCodePrior(ModelMixin, ConfigMixin):
         tie_embeddings (`bool`, *optional*, defaults to `False`): one embedding table per code column, used
             for the bar tokens, for the in-bar head's inputs and (transposed) as its output layer, instead of
             three separate ones: a third of the parameters with 32 codes a bar, and less to overfit.
+        copy_bars (`int`, *optional*, defaults to 0): how many bars back the copy term reaches (0 = none). Each
+            column's logits get, for every earlier bar ``d`` = 1..``copy_bars`` back, a weight (read from the
+            column's head input) added to the code that column held ``d`` bars ago: music repeats bars and
+            parts of bars, and a bar token that sums its codes' embeddings cannot say which codes to repeat.
     """
 
     #: 7M parameters with 32 codes a bar: written in float16 (half the file; loading casts back to float32).
@@ -67,6 +72,7 @@ class EmotionCodePrior(ModelMixin, ConfigMixin):
         max_bars: int = 16,
         dropout: float = 0.1,
         tie_embeddings: bool = False,
+        copy_bars: int = 0,
     ) -> None:
         super().__init__()
         sizes = list(codebook_sizes)
@@ -85,6 +91,11 @@ class EmotionCodePrior(ModelMixin, ConfigMixin):
             self.head_biases = nn.ParameterList([nn.Parameter(torch.zeros(k)) for k in sizes])
         else:
             self.heads = nn.ModuleList([nn.Sequential(nn.LayerNorm(d), nn.Linear(d, d), nn.GELU(), nn.Linear(d, k)) for k in sizes])
+        if copy_bars > 0:  # zero-initialised: training starts from the plain prior
+            self.copy_proj = nn.Linear(d, copy_bars)
+            self.copy_bias = nn.Parameter(torch.zeros(len(sizes), copy_bars))
+            nn.init.zeros_(self.copy_proj.weight)
+            nn.init.zeros_(self.copy_proj.bias)
         self._register_load_state_dict_pre_hook(_upgrade_legacy_keys)
 
     def condition_vector(self, emotion: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -105,19 +116,40 @@ class EmotionCodePrior(ModelMixin, ConfigMixin):
         causal = torch.triu(torch.full((t + 1, t + 1), float("-inf"), device=codes.device), diagonal=1)
         return self.norm(self.transformer(x, mask=causal, is_causal=True))
 
-    def element_logits(self, state: torch.Tensor, chosen: list[torch.Tensor], element: int) -> torch.Tensor:
-        """Logits of ``element`` at states `(..., d)`, given the codes already chosen in the bar."""
+    def element_logits(self, state: torch.Tensor, chosen: list[torch.Tensor], element: int,
+                       history: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits `(B, K)` of ``element`` at states `(B, d)`, given the codes already chosen in the bar and
+        the codes `(B, T, C)` of the bars before it (``history``, the same context as :meth:`hidden`; needed
+        for the copy term when ``copy_bars`` > 0)."""
         tables = self.code_embeddings if self.config.tie_embeddings else self.inner_embeddings
         h = state
         for i, code in enumerate(chosen[:element]):
             h = h + tables[i](code)
-        return self._head(element, h)
+        logits = self._head(element, h)
+        if self.config.copy_bars > 0 and history is not None and history.shape[1]:
+            logits = logits + self._copy_bonus(element, h[:, None], history[..., element], current=False)[:, 0]
+        return logits
 
     def _head(self, element: int, h: torch.Tensor) -> torch.Tensor:
         out = self.heads[element](h)
         if self.config.tie_embeddings:
             out = nn.functional.linear(out, self.code_embeddings[element].weight, self.head_biases[element])
         return out
+
+    def _copy_bonus(self, element: int, h: torch.Tensor, column: torch.Tensor, current: bool) -> torch.Tensor:
+        """Copy logits `(B, T', K)` for head inputs `(B, T', d)`: weight ``w_d`` on the code ``column`` `(B, T)`
+        held ``d`` bars back. ``current``: the inputs belong to the bars of ``column`` (teacher forcing, T' = T);
+        otherwise to the one bar after them (sampling, T' = 1)."""
+        weights = self.copy_proj(h) + self.copy_bias[element]  # (B, T', D)
+        b, steps = h.shape[:2]
+        bonus = torch.zeros(b, steps, self.config.codebook_sizes[element], dtype=weights.dtype, device=weights.device)
+        t = column.shape[1]
+        if not current:  # the next bar (index t) gets the code of bar t - d, d = 1..n, in one scatter
+            n = min(self.config.copy_bars, t)
+            return bonus.scatter_add_(-1, column[:, t - n :].flip(1)[:, None], weights[:, :, :n])
+        for d in range(1, min(self.config.copy_bars, t - 1) + 1):  # bar i (i >= d) gets the code of bar i - d
+            bonus[:, d:].scatter_add_(-1, column[:, : t - d, None], weights[:, d:, d - 1 : d])
+        return bonus
 
     def forward(
         self, codes: torch.Tensor, emotion: torch.Tensor, mask: torch.Tensor, return_dict: bool = True
@@ -130,6 +162,8 @@ class EmotionCodePrior(ModelMixin, ConfigMixin):
         inner = torch.stack([table(codes[..., i]) for i, table in enumerate(tables)]).cumsum(0)
         inputs = [states, *(states + prefix for prefix in inner)]
         logits = [self._head(e, h) for e, h in enumerate(inputs)]
+        if self.config.copy_bars > 0:
+            logits = [out + self._copy_bonus(e, h, codes[..., e], current=True) for e, (out, h) in enumerate(zip(logits, inputs))]
         if not return_dict:
             return (logits,)
         return EmotionCodePriorOutput(logits=logits)

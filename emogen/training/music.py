@@ -43,9 +43,9 @@ class MusicTrainConfig:
     """Sizes and steps of the three models (the defaults reproduce ``checkpoints/music``)."""
 
     codebook_sizes: tuple[int, ...] = (256, 1024, 256, 256)
-    codes_per_element: tuple[int, ...] = (8, 16, 4, 4)
+    codes_per_element: tuple[int, ...] = (8, 24, 4, 4)  # pitch: three codes per eighth note (two lost keys in dense chords)
     slots_per_bar: int = 8  # rhythm and pitch codes per eighth note (1 = one per bar, the first model)
-    latent_dim: int = 128
+    latent_dim: int = 192
     vq_hidden: int = 256
     vq_steps: int = 8000
     vq_batch: int = 256
@@ -59,6 +59,7 @@ class MusicTrainConfig:
     prior_batch: int = 48
     prior_null_p: float = 0.1
     prior_tie_embeddings: bool = True  # one table per code column for input, in-bar input and output
+    prior_copy_bars: int = 16  # each code column may repeat the code it held up to this many bars back (0 = off)
     prior_neutral_p: float = 0.1
     critic_hidden: int = 64
     critic_descriptor_hidden: int = 64  # 0 = the first critic (bar encoder only)
@@ -175,10 +176,12 @@ def _init_prior(config: MusicTrainConfig, token_sizes: list[int], emotion_dim: i
     init = torch.Generator().manual_seed(config.seed + 3)
     model = EmotionCodePrior(codebook_sizes=list(token_sizes), emotion_dim=emotion_dim, d_model=config.prior_d_model,
                              num_layers=config.prior_layers, num_heads=config.prior_heads, max_bars=config.prior_bars,
-                             tie_embeddings=config.prior_tie_embeddings)
+                             tie_embeddings=config.prior_tie_embeddings, copy_bars=config.prior_copy_bars)
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if p.dim() > 1:
+            if name.startswith("copy_"):  # start from the plain prior: no copying until it pays
+                p.zero_()
+            elif p.dim() > 1:
                 p.copy_(torch.randn(p.shape, generator=init) * 0.02)
             elif "norm" in name:
                 pass
