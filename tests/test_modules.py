@@ -14,7 +14,7 @@ torch.set_num_threads(1)
 #: sha256 over (key name as before the backbone moved to emogen.modules, tensor bytes) of the shipped
 #: checkpoints/voice/denoiser (the RAVDESS + nEMO converter): loading must not change a tensor.
 SHIPPED_DENOISER_DIGEST = "a86ae25af3ac32e4e5612c5895a208a70a16a00e3760a53ac7d13e653c2f3f46"
-SHIPPED_PRIOR_DIGEST = "63f0ad387bf1b160bc01e767c2a53545e6f19f73da818207260d845b8a656f19"
+SHIPPED_PRIOR_DIGEST = "4fe0ec06f2e9a0da959fb0158051449724bf8fa67be366edd7f1e46a47ac3fce"
 
 
 def _digest(state: dict[str, torch.Tensor]) -> str:

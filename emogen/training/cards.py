@@ -36,6 +36,9 @@ def music_model_card(output: Path, scores: dict) -> str:
               "starting in it, and its onsets decode from them plus the whole bar's) and duration and velocity per bar"
               if slots > 1 else "bar-level VQ-VAE")
     tied = "; one embedding table per code column serves as input, in-bar input and output layer; stored in float16" if config.get("prior_tie_embeddings") else ""
+    copy = config.get("prior_copy_bars", 0)
+    copying = (f"; a copy term lets each code column repeat the code it held 1-{copy} bars back (a weight per distance, read from "
+               "the head's input), so bars and parts of bars repeat as in music" if copy else "")
     return f"""# emogen music checkpoint (`EmoMusicPipeline`)
 
 Emotion-conditioned piano music (MIDI) with element-level control, trained from scratch by
@@ -44,11 +47,11 @@ Emotion-conditioned piano music (MIDI) with element-level control, trained from 
 | component | class | what it is | size |
 |---|---|---|---|
 | `vqvae` | `emogen.music.ElementVQVAE` | {layout}; one latent slice per element (rhythm, pitch, duration, velocity), each read by its own encoder from that element only, product-quantised into {codes} codes per bar (codebooks {books}); decoder heads read fixed slice subsets, bars decode in parallel | {_size(output / "vqvae")} |
-| `prior` | `emogen.music.EmotionCodePrior` | causal transformer over bars (d={config["prior_d_model"]}, {config["prior_layers"]} layers, {config["prior_bars"]}-bar window) with an in-bar autoregressive head over the codes; conditioned on the shared `EmotionCondition` embedding; trained at intensity 1 per quadrant, at the neutral point and with a null vector. Sampling weighs the step from neutral music to the emotion at intensity 1 on each code's log-probabilities by guidance x intensity, so intensity acts evenly{tied} | {_size(output / "prior")} |
+| `prior` | `emogen.music.EmotionCodePrior` | causal transformer over bars (d={config["prior_d_model"]}, {config["prior_layers"]} layers, {config["prior_bars"]}-bar window) with an in-bar autoregressive head over the codes; conditioned on the shared `EmotionCondition` embedding; trained at intensity 1 per quadrant, at the neutral point and with a null vector. Sampling weighs the step from neutral music to the emotion at intensity 1 on each code's log-probabilities by guidance x intensity, so intensity acts evenly{copying}{tied} | {_size(output / "prior")} |
 | `music_critic` | `emogen.music.MusicEmotionEncoder` | symbolic music emotion encoder into the shared emotion space (reranks `--candidates`): a bar encoder fused with a hand-made clip descriptor (key-profile mode and tonic-aligned pitch-class profile, interval and triad content, register, density, polyphony, velocity, durations, rhythm, bar repetition; `emogen.music.features.clip_descriptor`) | {_size(output / "music_critic")} |
 | `emotion_bank` | `emogen.emotion.EmotionBank` | the shared emotion space (untrained default bank, frozen) | {_size(output / "emotion_bank")} |
 
-Total {folder_megabytes(output):.1f} MB (safetensors; the prior in float16, loaded as float32).
+Total {folder_megabytes(output):.1f} MB (safetensors; the VQ-VAE and the prior in float16, loaded as float32).
 
 ## Data
 EMOPIA (Hung et al., ISMIR 2021), piano MIDI clips with quadrant labels, **CC BY-NC-SA 4.0**: these
