@@ -4,8 +4,8 @@ One token per bar (the sum of its code embeddings), a causal transformer over ba
 autoregressive head inside each bar (the code columns in the VQ-VAE's layout order: rhythm, then pitch,
 then duration, then velocity codes, each head seeing the sum of the codes already chosen), so 16 bars take
 16 transformer passes. With ``copy_bars`` each head also weighs the codes its column held in the bars
-before (a pointer to earlier bars, so that bars and parts of bars can repeat as they do in music). The emotion enters as the
-shared :class:`~emogen.emotion.EmotionCondition` embedding, projected by an
+before (a pointer to earlier bars, so that bars and parts of bars can repeat as they do in music). The
+emotion enters as the shared :class:`~emogen.emotion.EmotionCondition` embedding, projected by an
 :class:`~emogen.modules.EmotionEmbedding` into a prefix token and added to every position; rows with
 ``mask == 0`` use its learned null vector instead (classifier-free guidance).
 """
@@ -58,7 +58,7 @@ class EmotionCodePrior(ModelMixin, ConfigMixin):
             parts of bars, and a bar token that sums its codes' embeddings cannot say which codes to repeat.
     """
 
-    #: 7M parameters with 32 codes a bar: written in float16 (half the file; loading casts back to float32).
+    #: About 9M parameters with 40 codes a bar: written in float16 (half the file; loading casts back to float32).
     _storage_dtype = torch.float16
 
     @register_to_config
