@@ -106,6 +106,38 @@ def test_resume_after_an_interruption_gives_the_same_weights(tmp_path, ema_decay
     assert same(weights(again), weights(reference))
 
 
+def test_a_resumed_stage_reports_the_training_time_of_every_run(tmp_path):
+    """A recipe resumed after its stage finished (or was interrupted) still reports what the stage took."""
+    import time
+
+    from emogen.training.recipe import TrainRun
+
+    config = FitConfig(**{**CONFIG.__dict__, "checkpoint_every": 10})
+
+    def slow(step_fn):
+        def step(i, g):
+            time.sleep(0.02)
+            return step_fn(i, g)
+        return step
+
+    first = TrainRun(checkpoint_dir=tmp_path, resume=False, accelerator=None)
+    model = make_model()
+    with pytest.raises(Interrupt), first.timed("stage"):
+        first.fit("stage", model, slow(make_step(model, stop_at=25)), config, quiet=True)
+    resumed = TrainRun(checkpoint_dir=tmp_path, resume=True)
+    model = make_model()
+    with resumed.timed("total"), resumed.timed("stage"):
+        result = resumed.fit("stage", model, slow(make_step(model)), config, quiet=True)
+    assert result.resumed_from == 20 and result.earlier_seconds >= 20 * 0.02
+    assert resumed.minutes["stage"] * 60 >= 30 * 0.02 and resumed.minutes["total"] >= resumed.minutes["stage"]
+    assert result.history[-1]["seconds"] >= 30 * 0.02  # the log's clock runs on across the resume
+
+    done = TrainRun(checkpoint_dir=tmp_path, resume=True)  # finished: loads as done, still reports its time
+    with done.timed("stage"):
+        again = done.fit("stage", make_model(), lambda i, g: None, config, quiet=True)
+    assert again.resumed_from == 30 and done.minutes["stage"] * 60 >= 30 * 0.02
+
+
 def test_checkpoints_are_written_atomically(tmp_path, monkeypatch):
     model = make_model()
     config = FitConfig(**{**CONFIG.__dict__, "checkpoint_every": 10})

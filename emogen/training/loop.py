@@ -129,10 +129,11 @@ class FitResult:
         best_score (`float`, *optional*): best validation score (`None` without ``validate``).
         best_step (`int`, *optional*): the step (1-based) whose weights were kept.
         history (`list[dict]`): one row per log point: ``step``, the window mean of every scalar output,
-            ``lr`` and ``seconds`` since the start.
+            ``lr`` and ``seconds`` of training since the start (earlier runs of a resumed one included).
         trace (`dict[str, list[float]]`): every scalar output at every step.
         validation (`list[tuple[int, float]]`): (step, score) of every validation.
         resumed_from (`int`, *optional*): the checkpoint step this run continued from.
+        earlier_seconds (`float`): seconds of training the runs before a resume spent (0 without one).
     """
 
     steps: int
@@ -142,6 +143,7 @@ class FitResult:
     trace: dict[str, list[float]] = field(default_factory=dict)
     validation: list[tuple[int, float]] = field(default_factory=list)
     resumed_from: int | None = None
+    earlier_seconds: float = 0.0
 
 
 @contextlib.contextmanager
@@ -212,6 +214,7 @@ class _LoopState:
     history: list[dict[str, float]] = field(default_factory=list)
     trace: dict[str, list[float]] = field(default_factory=dict)
     validation: list[tuple[int, float]] = field(default_factory=list)
+    seconds: float = 0.0  # of training up to ``step``, over every run (checkpoints of older versions: 0)
     window: dict[str, list[float]] = field(default_factory=dict, repr=False)
 
     def record(self, scalars: dict[str, float]) -> None:
@@ -351,6 +354,7 @@ def _fit(model, step_fn, config, accelerator, checkpoint_dir, resume, validate, 
         state = _load_checkpoint(accelerator, last, config, ema, extra)
         logger.info("%s: resumed from %s (step %d/%d)", config.desc, last, state.step, config.steps)
     resumed_from = state.step if last is not None else None
+    earlier_seconds = state.seconds
 
     validate_every = validate_every or config.log_every
     running: float | None = None
@@ -372,6 +376,7 @@ def _fit(model, step_fn, config, accelerator, checkpoint_dir, resume, validate, 
             if ema is not None:
                 ema.update_parameters(raw)
             state.step = step + 1
+            state.seconds = earlier_seconds + time.time() - start_time
             # 2. bookkeeping: trace, progress bar, callback, log line
             scalars = _scalars(outputs)
             if not math.isfinite(scalars["loss"]):
@@ -385,7 +390,7 @@ def _fit(model, step_fn, config, accelerator, checkpoint_dir, resume, validate, 
                 on_step(step, outputs)
             last_step = state.step == config.steps
             if state.step == 1 or state.step % config.log_every == 0 or last_step:
-                row = state.close_window(float(optimizer.param_groups[0]["lr"]), time.time() - start_time)
+                row = state.close_window(float(optimizer.param_groups[0]["lr"]), state.seconds)
                 logger.info("%s step %d/%d: %s", config.desc, state.step, config.steps,
                             " ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("step", "seconds")))
             # 3. validation (best weights kept) and checkpoint
@@ -404,7 +409,7 @@ def _fit(model, step_fn, config, accelerator, checkpoint_dir, resume, validate, 
         raw.load_state_dict(state.best_state)
     raw.eval()
     return FitResult(steps=config.steps, best_score=state.best_score, best_step=state.best_step, history=state.history,
-                     trace=state.trace, validation=state.validation, resumed_from=resumed_from)
+                     trace=state.trace, validation=state.validation, resumed_from=resumed_from, earlier_seconds=earlier_seconds)
 
 
 def _score(validate: Callable[[], float], raw: nn.Module, ema) -> float:

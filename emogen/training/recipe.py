@@ -45,7 +45,8 @@ class TrainRun:
         checkpoint_every (`int`, *optional*): steps between checkpoints within a stage (each stage's
             last step is always saved).
         accelerator (`accelerate.Accelerator`, *optional*): built on first use (CPU when no GPU).
-        minutes (`dict[str, float]`): wall time of every stage timed with :meth:`timed`.
+        minutes (`dict[str, float]`): wall time of every stage timed with :meth:`timed` (a resumed stage's
+            earlier runs included).
     """
 
     checkpoint_dir: Path | None = None
@@ -53,6 +54,7 @@ class TrainRun:
     checkpoint_every: int | None = None
     accelerator: Any = None
     minutes: dict[str, float] = field(default_factory=dict)
+    _earlier_minutes: dict[str, float] = field(default_factory=dict, init=False, repr=False)  # per fitted stage
 
     def __post_init__(self) -> None:
         if self.accelerator is None:
@@ -71,14 +73,18 @@ class TrainRun:
         if self.checkpoint_every is not None:
             config = replace(config, checkpoint_every=self.checkpoint_every)
         folder = self.checkpoint_dir / stage if self.checkpoint_dir is not None else None
-        return fit(model, step_fn, config, accelerator=self.accelerator, checkpoint_dir=folder, resume=self.resume, **kwargs)
+        result = fit(model, step_fn, config, accelerator=self.accelerator, checkpoint_dir=folder, resume=self.resume, **kwargs)
+        self._earlier_minutes[stage] = self._earlier_minutes.get(stage, 0.0) + result.earlier_seconds / 60
+        return result
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
-        """Record the wall minutes of the block in :attr:`minutes` under ``stage``."""
+        """Record the wall minutes of the block in :attr:`minutes` under ``stage``, plus the training minutes of
+        the runs before a resume of the stages fitted in it (so a resumed recipe reports what its stages took)."""
         start = time.time()
+        before = sum(self._earlier_minutes.values())
         yield
-        self.minutes[stage] = (time.time() - start) / 60
+        self.minutes[stage] = (time.time() - start) / 60 + sum(self._earlier_minutes.values()) - before
 
 
 def folder_megabytes(folder: str | os.PathLike[str]) -> float:
