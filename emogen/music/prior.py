@@ -51,7 +51,7 @@ class EmotionCodePrior(ModelMixin, ConfigMixin):
         dropout (`float`, *optional*, defaults to 0.1): dropout in training.
         tie_embeddings (`bool`, *optional*, defaults to `False`): one embedding table per code column, used
             for the bar tokens, for the in-bar head's inputs and (transposed) as its output layer, instead of
-            three separate ones: a third of the parameters with 32 codes a bar, and less to overfit.
+            three separate ones: a third of the parameters (measured with 32 codes a bar), and less to overfit.
         copy_bars (`int`, *optional*, defaults to 0): how many bars back the copy term reaches (0 = none). Each
             column's logits get, for every earlier bar ``d`` = 1..``copy_bars`` back, a weight (read from the
             column's head input) added to the code that column held ``d`` bars ago: music repeats bars and
