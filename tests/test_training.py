@@ -120,7 +120,7 @@ def test_a_resumed_stage_reports_the_training_time_of_every_run(tmp_path):
             return step_fn(i, g)
         return step
 
-    first = TrainRun(checkpoint_dir=tmp_path, resume=False, accelerator=None)
+    first = TrainRun(checkpoint_dir=tmp_path)
     model = make_model()
     with pytest.raises(Interrupt), first.timed("stage"):
         first.fit("stage", model, slow(make_step(model, stop_at=25)), config, quiet=True)

@@ -54,7 +54,7 @@ class TrainRun:
     checkpoint_every: int | None = None
     accelerator: Any = None
     minutes: dict[str, float] = field(default_factory=dict)
-    _earlier_minutes: dict[str, float] = field(default_factory=dict, init=False, repr=False)  # per fitted stage
+    _earlier_minutes: float = field(default=0.0, init=False, repr=False)  # training before resumes, all stages fitted so far
 
     def __post_init__(self) -> None:
         if self.accelerator is None:
@@ -74,7 +74,7 @@ class TrainRun:
             config = replace(config, checkpoint_every=self.checkpoint_every)
         folder = self.checkpoint_dir / stage if self.checkpoint_dir is not None else None
         result = fit(model, step_fn, config, accelerator=self.accelerator, checkpoint_dir=folder, resume=self.resume, **kwargs)
-        self._earlier_minutes[stage] = self._earlier_minutes.get(stage, 0.0) + result.earlier_seconds / 60
+        self._earlier_minutes += result.earlier_seconds / 60
         return result
 
     @contextmanager
@@ -82,9 +82,9 @@ class TrainRun:
         """Record the wall minutes of the block in :attr:`minutes` under ``stage``, plus the training minutes of
         the runs before a resume of the stages fitted in it (so a resumed recipe reports what its stages took)."""
         start = time.time()
-        before = sum(self._earlier_minutes.values())
+        before = self._earlier_minutes
         yield
-        self.minutes[stage] = (time.time() - start) / 60 + sum(self._earlier_minutes.values()) - before
+        self.minutes[stage] = (time.time() - start) / 60 + self._earlier_minutes - before
 
 
 def folder_megabytes(folder: str | os.PathLike[str]) -> float:
