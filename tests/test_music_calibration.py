@@ -6,29 +6,31 @@ import numpy as np
 import pytest
 import torch
 
-from emogen.music.calibration import LEVELS, fit_intensity_power, intensity_response, moving_statistics, normalised_response
+from emogen.music.calibration import LEVELS, fit_intensity_power, intensity_response, moving_statistics, step_shares
 from emogen.testing import build_tiny_music_pipeline
 
 X = np.array(LEVELS)
 
 
 @pytest.mark.parametrize(("curve", "side"), [(X, 0), (np.sqrt(X), 1), (1 - (1 - X) ** 2, 1), (X**2, -1)])
-def test_fitted_power_makes_the_response_linear(curve, side):
-    """A response r(w) measured at the levels gets the power p with r(a**p) closest to a: 1 for a linear one,
-    above 1 for one that moves early (held back at low intensities), below 1 for one that moves late."""
-    fitted = fit_intensity_power({"m": 3.0 - 2.0 * curve})  # direction and scale do not matter
+def test_fitted_power_evens_the_steps(curve, side):
+    """A response r(w) measured at the levels gets the power p whose steps r(a**p) are most even: 1 for a
+    linear one, above 1 for one that moves early (held back at low intensities), below 1 for one that moves late."""
+    response = {"m": 3.0 - 2.0 * curve}  # direction and scale do not matter
+    fitted = fit_intensity_power(response)
     assert np.sign(round(fitted - 1.0, 6)) == side
-    inner = X[1:-1]
-    evened = np.interp(inner**fitted, X, curve)
+    assert step_shares(response, fitted)["m"] <= step_shares(response, 1.0)["m"]
     if side:
-        assert np.abs(evened - inner).max() < 0.5 * np.abs(curve[1:-1] - inner).max()
+        assert step_shares(response, fitted)["m"] < 0.35 < 0.4 < step_shares(response, 1.0)["m"]
 
 
-def test_power_is_one_when_nothing_moves_and_flat_measures_are_left_out():
+def test_power_serves_the_worst_measure_and_ignores_flat_ones():
     assert fit_intensity_power({"flat": [2.0] * 5}) == 1.0
-    both = {"flat": [2.0] * 5, "sqrt": list(np.sqrt(X))}
-    assert fit_intensity_power(both) == fit_intensity_power({"sqrt": both["sqrt"]}) > 1.0
-    assert np.allclose(normalised_response({"a": [1, 2, 3, 4, 5], "b": [10, 8, 6, 4, 2]}), X)
+    early, late = list(np.sqrt(X)), list(X**2)
+    assert fit_intensity_power({"flat": [2.0] * 5, "early": early}) == fit_intensity_power({"early": early}) > 1.0
+    both = fit_intensity_power({"early": early, "late": late})  # opposite wishes: a compromise between them
+    assert fit_intensity_power({"late": late}) < both < fit_intensity_power({"early": early})
+    assert step_shares({"a": [0, 1, 2, 3, 4]}, 1.0) == {"a": pytest.approx(0.25)}
 
 
 def test_pipeline_reads_the_priors_powers():

@@ -5,8 +5,9 @@ The pipeline weighs the step from neutral music to the emotion's music by ``g * 
 drops most of its velocity and pitch range in the first quarter of the weight. The recipe measures,
 per quadrant, the critic's target probability and the clip statistics that the quadrant's real training
 clips move (at least :data:`MOVES` from all clips' mean) on music generated at weights
-:data:`LEVELS`, and picks the power ``p`` whose mean normalised response ``r(a**p)`` is closest to ``a``:
-``a = 0.5`` then carries about half of the way from average music to the quadrant's.
+:data:`LEVELS`, and picks the power ``p`` that makes the sweep most even: the one whose largest step, over
+those measures at intensities ``a`` = :data:`LEVELS` (weights ``a**p``), carries the least share of its
+measure's change (what the benchmark's sweep asks: no step above half).
 The powers are kept in the prior's config (``intensity_powers``); the pipeline reads them.
 """
 
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 from ..data.emopia import QUADRANT_CATEGORIES
+from ..utils.sweep import largest_step
 from .dataset import MusicClip
 from .representation import events_from_grid, grid_from_events
 from .stats import CLIP_STATISTIC_NAMES, clip_statistics, note_array
@@ -26,7 +28,7 @@ from .stats import CLIP_STATISTIC_NAMES, clip_statistics, note_array
 if TYPE_CHECKING:
     from ..pipelines.pipeline_emo_music import EmoMusicPipeline
 
-__all__ = ["LEVELS", "MOVES", "POWERS", "calibrate_intensity", "fit_intensity_power", "intensity_response", "moving_statistics", "normalised_response", "real_notes"]
+__all__ = ["LEVELS", "MOVES", "POWERS", "calibrate_intensity", "fit_intensity_power", "intensity_response", "moving_statistics", "real_notes", "step_shares"]
 
 #: Guidance weights (as a share of the full-intensity weight) at which the response is measured.
 LEVELS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -80,39 +82,36 @@ def intensity_response(pipe: EmoMusicPipeline, category: str, count: int, bars: 
     return out
 
 
-def normalised_response(response: dict[str, Sequence[float]]) -> np.ndarray | None:
-    """The mean over measures of each measure's values normalised to 0 at the first level and 1 at the last
-    (measures that do not move are left out; ``None`` when none moves)."""
-    curves = []
-    for values in response.values():
-        v = np.asarray(values, dtype=float)
-        if abs(v[-1] - v[0]) > 1e-9:
-            curves.append((v - v[0]) / (v[-1] - v[0]))
-    return np.mean(curves, axis=0) if curves else None
+def step_shares(response: dict[str, Sequence[float]], power: float, levels: Sequence[float] = LEVELS) -> dict[str, float]:
+    """Each measure's :func:`~emogen.utils.sweep.largest_step` at intensities ``levels`` when the weight is
+    ``a**power`` (the response measured at weights ``levels``, linear between them)."""
+    x = np.asarray(levels, dtype=float)
+    return {m: largest_step(np.interp(x**power, x, np.asarray(v, dtype=float))) for m, v in response.items()}
 
 
 def fit_intensity_power(response: dict[str, Sequence[float]], levels: Sequence[float] = LEVELS,
-                        powers: np.ndarray = POWERS) -> float:
-    """The power ``p`` for which the :func:`normalised_response` at weight ``a**p`` is closest to ``a`` (least
-    squares over the inner levels; linear between levels); 1 when no measure moves."""
-    mean = normalised_response(response)
-    if mean is None:
+                        powers: np.ndarray = POWERS, tolerance: float = 0.01) -> float:
+    """The power ``p`` whose worst measure has the smallest largest step (:func:`step_shares`); among powers
+    within ``tolerance`` of that, the one closest to 1. 1 when no measure moves."""
+    moving = {m: v for m, v in response.items() if np.ptp(np.asarray(v, dtype=float)) > 1e-12}
+    if not moving:
         return 1.0
-    x = np.asarray(levels, dtype=float)
-    inner = x[1:-1]
-    errors = [float(np.sum((np.interp(inner**p, x, mean) - inner) ** 2)) for p in powers]
-    return float(powers[int(np.argmin(errors))])
+    worst = np.array([max(step_shares(moving, p, levels).values()) for p in powers])
+    near = [p for p, w in zip(powers, worst) if w <= worst.min() + tolerance]
+    return float(min(near, key=lambda p: abs(p - 1.0)))
 
 
 def calibrate_intensity(pipe: EmoMusicPipeline, clips: Sequence[MusicClip], count: int = 200, bars: int = 16,
                         seed: int = 7_000_000, batch: int = 10) -> dict[str, dict[str, Any]]:
     """Per quadrant category: the fitted ``power``, the ``measures`` it was fitted on (the critic's target
-    probability and the statistics the quadrant's real ``clips`` move) and their ``response`` at :data:`LEVELS`."""
+    probability and the statistics the quadrant's real ``clips`` move), every statistic's ``response`` at
+    :data:`LEVELS`, and the worst measure's ``largest_step`` share with a linear weight and with the fitted power."""
     moving = moving_statistics(clips, bars)
     out: dict[str, dict[str, Any]] = {}
     for k, cat in enumerate(QUADRANT_CATEGORIES):
         response = intensity_response(pipe, cat, count, bars, LEVELS, seed + 1_000_000 * k, batch)
-        measures = ["critic_target", *moving.get(cat, {})]
-        power = fit_intensity_power({m: response[m] for m in measures})
-        out[cat] = {"power": power, "measures": measures, "response": response}
+        measures = {m: response[m] for m in ("critic_target", *moving.get(cat, {}))}
+        power = fit_intensity_power(measures)
+        out[cat] = {"power": power, "measures": list(measures), "response": response,
+                    "largest_step": {"linear": max(step_shares(measures, 1.0).values()), "fitted": max(step_shares(measures, power).values())}}
     return out

@@ -96,18 +96,16 @@ def _intensity_minutes(minutes: dict) -> str:
 
 
 def _intensity_scores(intensity: dict, config: dict) -> str:
-    """The card's lines on the intensity calibration: per quadrant, the power and the responses it was fitted on."""
+    """The card's lines on the intensity calibration: per quadrant, the power and how even it makes the sweep."""
     if not intensity:
         return ""
-    from ..music.calibration import normalised_response
-
-    lines = [f"- Intensity calibration ({config.get('intensity_clips', '?')} pieces of {config.get('intensity_bars', '?')} bars per quadrant and weight, "
-             "train-split statistics): the mean normalised response of the critic's target probability and of the statistics the "
-             "quadrant's real clips move (>= 10% from all clips) at weights 0 / 0.25 / 0.5 / 0.75 / 1, and the fitted power p:"]
+    lines = [f"- Intensity calibration ({config.get('intensity_clips', '?')} pieces of {config.get('intensity_bars', '?')} bars per quadrant and weight 0 / 0.25 / "
+             "0.5 / 0.75 / 1): the power p that makes the largest step of the critic's target probability and of the statistics the "
+             "quadrant's real train clips move (>= 10% from all clips) carry the least share of that measure's change (worst measure):"]
     for cat, c in intensity.items():
-        curve = normalised_response({m: c["response"][m] for m in c["measures"]})
-        mean = " / ".join(f"{v:.2f}" for v in curve) if curve is not None else "-"
-        lines.append(f"  - {cat}: p = {c['power']:g}; response {mean} ({', '.join(c['measures'])})")
+        step = c.get("largest_step", {})
+        lines.append(f"  - {cat}: p = {c['power']:g}, largest step {step.get('linear', float('nan')):.2f} with p = 1 -> {step.get('fitted', float('nan')):.2f} "
+                     f"({', '.join(c['measures'])})")
     return "\n".join(lines) + "\n"
 
 
