@@ -97,6 +97,7 @@ def main() -> None:
     parser.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the pipeline's)")
     parser.add_argument("--candidates", type=int, default=1, help="critic rerank candidates per clip")
     parser.add_argument("--top-k", type=int, default=None, help="keep the k likeliest codes when sampling (default: the pipeline's)")
+    parser.add_argument("--linear-intensity", action="store_true", help="weight a**1 for every quadrant instead of the fitted powers (the baseline of the calibration)")
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--json", default="runs/music_bench/results.json", help="where to write the numbers")
@@ -114,6 +115,8 @@ def main() -> None:
         kwargs["guidance_scale"] = args.guidance
     if args.top_k is not None:
         kwargs["top_k"] = args.top_k
+    if args.linear_intensity:
+        kwargs["intensity_guidance"] = 1.0
     t0 = time.time()
 
     # 1. recognition on real test clips
@@ -139,7 +142,8 @@ def main() -> None:
     generated: dict[tuple[str, float], list] = {}
     for k, cat in enumerate(CATEGORIES):
         for a in SWEEP:
-            generated[(cat, a)] = generate(pipe, f"{cat}:{a:g}", args.per_quadrant, args.bars, args.seed + 100000 * k + int(a * 1000), args.batch, **kwargs)
+            # the same seeds at every level (common random numbers): a step between levels is the intensity's, not the seeds'
+            generated[(cat, a)] = generate(pipe, f"{cat}:{a:g}", args.per_quadrant, args.bars, args.seed + 100000 * k, args.batch, **kwargs)
     control = {}
     gen_notes = {key: [note_array(s, tempo=120.0) for s in seqs] for key, seqs in generated.items()}
     for k, cat in enumerate(CATEGORIES):
@@ -256,8 +260,8 @@ def main() -> None:
     moving = [(cat, f) for cat in CATEGORIES for f in CLIP_STATISTIC_NAMES if abs(real_shift[cat][f]) >= MOVES]
     moving_ok = sum(even_sweep({**sweep[c]["shape"][f], "rho": sweep[c]["shape"][f]["rho"] * np.sign(real_shift[c][f])}, signed=True)
                     for c, f in moving)
-    powers = {cat: pipe.intensity_power(cat) for cat in CATEGORIES}
-    row("intensity power p (weight a**p), fitted by the recipe", " / ".join(f"{powers[c]:g}" for c in CATEGORIES))
+    powers = {cat: kwargs.get("intensity_guidance") or pipe.intensity_power(cat) for cat in CATEGORIES}
+    row(f"intensity power p (weight a**p), {'all 1' if args.linear_intensity else 'fitted by the recipe'}", " / ".join(f"{powers[c]:g}" for c in CATEGORIES))
     row("sweep: critic p(target) rho >= 0.9, step <= 1/2", f"{sum(sweep_ok.values())} / {len(CATEGORIES)}")
     row("sweep: statistics |rho| >= 0.9, step <= 1/2", f"{stats_sweep_ok} / {len(stat_sweeps)}")
     row(f"sweep: statistics real quadrants move >= {MOVES:.0%}, real's way", f"{moving_ok} / {len(moving)}")

@@ -63,16 +63,17 @@ def moving_statistics(clips: Sequence[MusicClip], bars: int = 16, moves: float =
 def intensity_response(pipe: EmoMusicPipeline, category: str, count: int, bars: int = 16, levels: Sequence[float] = LEVELS,
                        seed: int = 0, batch: int = 10) -> dict[str, list[float]]:
     """Mean critic target probability (``critic_target``) and clip statistics of ``count`` pieces generated
-    at each weight in ``levels`` (the intensity with power 1), each piece from its own seeded generator."""
+    at each weight in ``levels`` (the intensity with power 1), each piece from its own seeded generator; every
+    level uses the same seeds, so the differences between levels are the weight's, not the seeds'."""
     from .evaluation import critic_probabilities
 
     k = QUADRANT_CATEGORIES.index(category)
     out: dict[str, list[float]] = {m: [] for m in ("critic_target", *CLIP_STATISTIC_NAMES)}
-    for j, w in enumerate(levels):
+    for w in levels:
         sequences = []
         for start in range(0, count, batch):
             n = min(batch, count - start)
-            gens = [torch.Generator().manual_seed(seed + 10_000 * j + start + i) for i in range(n)]
+            gens = [torch.Generator().manual_seed(seed + start + i) for i in range(n)]
             sequences += pipe(f"{category}:{w:g}", num_bars=bars, batch_size=n, generator=gens, intensity_guidance=1.0).sequences
         probs = critic_probabilities(pipe.music_critic, pipe.emotion_bank, [grid_from_events(s) for s in sequences])
         stats = [clip_statistics(note_array(s, tempo=120.0)) for s in sequences]
