@@ -317,14 +317,18 @@ def print_rates(rates: dict[str, dict[str, list[float]]], all_real: dict[str, li
     print(f"rate checks: same sign as the real pairs for every emotion: {all(same)} ({sum(same)} of {len(same)})")
 
 
-def print_sweep(sweep: dict[str, dict[str, dict[float, list[float]]]]) -> None:
-    """The intensity sweep table: per emotion and measure, the means at each intensity, Spearman, largest step share."""
+def print_sweep(sweep: dict[str, dict[str, dict[float, list[float]]]], real_change: dict[str, dict[str, float]]) -> None:
+    """The intensity sweep table: per emotion and measure, the means at each intensity, Spearman, largest step share,
+    and for the prosodic measures the real pairs' change (strong emotional recording minus the neutral source) next
+    to the model's (a=1 minus a=0)."""
     print("\nintensity sweep (mean over the conversions; rho: Spearman with intensity, sign = direction; step: the largest "
-          "single step's share of the total change, 0.25 = even, 1 = a switch)")
+          "single step's share of the total change, 0.25 = even, 1 = a switch; real: the same sources' real emotional "
+          "recordings minus the sources; model/real: the model's change from a=0 to a=1 over the real change)")
     head = " | ".join(f"a={a:<4g}" for a in INTENSITIES)
-    print(f"| {'emotion':<9} | {'measure':<14} | {head} | {'rho':>5} | {'step':>4} |")
-    print(f"|{'-' * 11}|{'-' * 16}|" + "|".join("-" * 8 for _ in INTENSITIES) + f"|{'-' * 7}|{'-' * 6}|")
+    print(f"| {'emotion':<9} | {'measure':<14} | {head} | {'rho':>5} | {'step':>4} | {'real':>7} | model/real |")
+    print(f"|{'-' * 11}|{'-' * 16}|" + "|".join("-" * 8 for _ in INTENSITIES) + f"|{'-' * 7}|{'-' * 6}|{'-' * 9}|{'-' * 12}|")
     even = {"judge": [0, 0], "critic and prosody": [0, 0]}  # group -> [passing, total]
+    real_way = [0, 0, 0]  # prosodic measures: moving the real pairs' way, of those also even, total
     for emotion, measures in sweep.items():
         for name, by_a in measures.items():
             means = [float(np.nanmean(by_a[a])) for a in INTENSITIES]
@@ -334,9 +338,19 @@ def print_sweep(sweep: dict[str, dict[str, dict[float, list[float]]]]) -> None:
             group[0] += even_sweep(shape)
             group[1] += 1
             cells = " | ".join(f"{m:6.3f}" if abs(m) < 10 else f"{m:6.2f}" for m in means)
-            print(f"| {emotion:<9} | {name:<14} | {cells} | {rho:5.2f} | {step:4.2f} |")
+            real = real_change.get(emotion, {}).get(name)
+            extra = f" | {'':>7} | {'':>10} |"
+            if real is not None:
+                model = means[-1] - means[0]
+                same = np.sign(model) == np.sign(real) and real != 0
+                real_way[0] += int(same)
+                real_way[1] += int(same and even_sweep(shape))
+                real_way[2] += 1
+                extra = f" | {real:+7.2f} | {model / real if real else float('nan'):10.2f} |"
+            print(f"| {emotion:<9} | {name:<14} | {cells} | {rho:5.2f} | {step:4.2f}{extra}")
     print(f"Spearman >= 0.9 and no step above half the change: critic target probability and the prosodic measures "
           f"{even['critic and prosody'][0]} of {even['critic and prosody'][1]}; judge target probability {even['judge'][0]} of {even['judge'][1]}")
+    print(f"prosodic measures the model moves the real pairs' way: {real_way[0]} of {real_way[2]} (and evenly: {real_way[1]})")
 
 
 def main() -> None:
@@ -530,7 +544,10 @@ def main() -> None:
         print(f"full-band checks: high band within 6 dB of the change below 8 kHz: {all(abs(m['high_vs_low']) <= 6 for m in full)}; "
               f"no image (image <= 3 dB): {all(m['image'] <= 3 for m in full)}; "
               f"p target within 0.05 of the 16 kHz path: {abs(p_change) <= 0.05}; RTF <= 0.3: {wide_rtf['full band'] <= 0.3}")
-        print_sweep(sweep)
+        real_change = {e: {name: float(np.mean([feats[targets[(c.actor, c.statement, c.repetition, e)].path.stem][i] - feats[c.path.stem][i]
+                                                for c in sources])) for name, i in PROSODY.items()} | {"duration x": float(np.mean(np.exp(rates[e]["real"]))) - 1.0}
+                       for e in emotions}
+        print_sweep(sweep, real_change)
     if args.nemo_every:
         nemo_section(pipe, cache, call_kwargs, args.seed, args.nemo_every)
     print("\nfigure: judge's target probability vs requested intensity")

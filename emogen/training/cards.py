@@ -103,8 +103,8 @@ def _intensity_scores(intensity: dict, config: dict) -> str:
              "0.5 / 0.75 / 1): the power p that makes the largest step of the critic's target probability and of the statistics the "
              "quadrant's real train clips move (>= 10% from all clips) carry the least share of that measure's change (worst measure):"]
     for cat, c in intensity.items():
-        step = c.get("largest_step", {})
-        lines.append(f"  - {cat}: p = {c['power']:g}, largest step {step.get('linear', float('nan')):.2f} with p = 1 -> {step.get('fitted', float('nan')):.2f} "
+        step = c["largest_step"]
+        lines.append(f"  - {cat}: p = {c['power']:g}, largest step {step['linear']:.2f} with p = 1 -> {step['fitted']:.2f} "
                      f"({', '.join(c['measures'])})")
     return "\n".join(lines) + "\n"
 

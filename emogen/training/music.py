@@ -408,8 +408,9 @@ def retrain_music_stage(output: str | os.PathLike[str], stage: str, config: Musi
 
     The prior learns the codes the folder's own VQ-VAE gives EMOPIA, and is then calibrated (its intensity
     powers, :func:`~emogen.music.calibration.calibrate_intensity`); ``"intensity"`` only recalibrates the
-    folder's prior (its weights are unchanged); the critic maps into the folder's own ``emotion_bank``. The new component replaces the old one (written beside it, then swapped), and
-    ``scores.json`` gets the stage's new scores, minutes, history and settings (every other entry is kept).
+    folder's prior (its weights are unchanged); the critic maps into the folder's own ``emotion_bank``. The
+    new component replaces the old one (written beside it, then swapped), and ``scores.json`` gets the
+    stage's new scores, minutes, history and settings (every other entry is kept).
     The model card is not rewritten. Returns the scores.
     """
     from ..errors import InputError

@@ -1,8 +1,8 @@
 """Caches keyed by a hash of their inputs, written atomically.
 
 A cache file's name carries a hash of everything it was computed from: the input files (path and contents
-of each, so a fresh copy of the same data, with new modification times, reuses the cache), the configuration of the computation and a code version that is bumped when
-the computation changes. A changed input gives a new file instead of silently reusing stale results, and
+of each, so a fresh copy of the same data, with new modification times, reuses the cache), the
+configuration of the computation and a code version that is bumped when the computation changes. A changed input gives a new file instead of silently reusing stale results, and
 a failed or interrupted build leaves no file behind.
 
 Example:
