@@ -15,8 +15,7 @@ EXAMPLES = [
     "emogen train music --output runs/music-small --small",
     "emogen train music --output checkpoints/music --resume",
     "emogen train music --output checkpoints/music --only critic   # retrain the critic, keep VQ-VAE and prior",
-    "emogen train music --output checkpoints/music --only prior    # retrain the prior on the folder's VQ-VAE codes (and recalibrate it)",
-    "emogen train music --output checkpoints/music --only intensity  # refit the intensity powers of the folder's prior",
+    "emogen train music --output checkpoints/music --only prior    # retrain the prior on the folder's VQ-VAE codes",
     "accelerate launch -m emogen.cli.main train music --output runs/music-gpu",
 ]
 
@@ -26,7 +25,6 @@ class Stage(str, Enum):
 
     prior = "prior"
     critic = "critic"
-    intensity = "intensity"
 
 
 @train_command("music", EXAMPLES)
@@ -47,8 +45,7 @@ def train_music_command(
     Official split: train fits, val selects the critic, test is only scored. Writes the pipeline folder
     plus scores.json (reconstruction, prior likelihood, critic test accuracy, minutes) and the model card.
     Each stage checkpoints every --checkpoint-every steps; --resume continues from there.
-    --only critic / --only prior retrains just that model of an existing folder (the others untouched);
-    --only intensity refits how the prior's guidance grows with the intensity, per quadrant (weights untouched).
+    --only critic / --only prior retrains just that model of an existing folder (the others untouched).
     """
     from emogen.training.music import MusicTrainConfig, retrain_music_stage, train_music
 
@@ -56,17 +53,13 @@ def train_music_command(
     if small:
         config = MusicTrainConfig(codebook_sizes=(16, 16, 8, 8), codes_per_element=(2, 2, 1, 1), slots_per_bar=2, latent_dim=8, vq_hidden=32, vq_steps=min(vq_steps, 20), vq_batch=64,
                                   prior_d_model=32, prior_layers=1, prior_heads=2, prior_bars=8, prior_steps=min(prior_steps, 20),
-                                  prior_batch=8, critic_hidden=16, critic_steps=min(critic_steps, 30), critic_batch=8, intensity_clips=2, intensity_bars=2,
+                                  prior_batch=8, critic_hidden=16, critic_steps=min(critic_steps, 30), critic_batch=8,
                                   transpositions=(0,), seed=seed, max_clips=24)
     else:
         config = MusicTrainConfig(vq_steps=vq_steps, prior_steps=prior_steps, critic_steps=critic_steps, seed=seed)
     if only is not None:
         scores = retrain_music_stage(output, only.value, config, resume=resume, checkpoint_every=checkpoint_every)
         minutes = scores["minutes"][only.value]
-        if only is Stage.intensity:
-            powers = ", ".join(f"{cat} {c['power']:g}" for cat, c in scores["intensity"].items())
-            typer.echo(f"saved {output}/prior: intensity powers {powers}; {minutes:.1f} min")
-            return
     else:
         scores = train_music(output, config, resume=resume, checkpoint_every=checkpoint_every)
         minutes = scores["minutes"]["total"]

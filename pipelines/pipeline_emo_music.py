@@ -160,17 +160,6 @@ class EmoMusicPipeline(EmogenPipeline):
         tensors = [torch.from_numpy(a.astype(np.int64) if a.dtype != bool else a).to(device) for a in (grid.onsets, grid.durations, grid.velocities)]
         return self.vqvae.encode(*tensors)
 
-    def intensity_power(self, emotion: str | EmotionSpec) -> float:
-        """The power of the guidance ramp ``a**p`` for ``emotion``: the prior's fitted power per category
-        (``prior.config.intensity_powers``), weighted by the components' intensities for a mix; 1 for
-        valence-arousal coordinates, ``auto`` or a prior without fitted powers."""
-        spec = EmotionSpec.parse(emotion)
-        powers = self.prior.config.get("intensity_powers") or {}
-        total = sum(a for _, a in spec.components)
-        if spec.kind != "categorical" or not powers or total <= 0:
-            return 1.0
-        return float(sum(powers.get(name, 1.0) * a for name, a in spec.components) / total)
-
     def _sample_code(self, logits: torch.Tensor, temperature: float, top_k: int, generator) -> torch.Tensor:
         logits = logits.float().cpu() / temperature
         if 0 < top_k < logits.shape[-1]:
@@ -216,7 +205,7 @@ class EmoMusicPipeline(EmogenPipeline):
         temperature: float = 1.0,
         top_k: int = DEFAULT_TOP_K,
         onset_sharpness: float = 1.5,
-        intensity_guidance: float | None = None,
+        intensity_guidance: float = 1.0,
         tempo: float | None = None,
         reference: EventSequence | BarGrid | None = None,
         transfer_elements: list[str] | None = None,
@@ -240,9 +229,8 @@ class EmoMusicPipeline(EmogenPipeline):
                 the other elements' codes are always drawn from their full distribution, see ``TOP_K_ELEMENTS``).
             onset_sharpness (`float`, *optional*, defaults to 1.5): how strongly each bar's notes go to the
                 decoder's likeliest cells (1 = plain sampling; the number of notes is unchanged).
-            intensity_guidance (`float`, *optional*): the power ``p`` above: 1 = the weight grows linearly with
-                the intensity; larger values hold low intensities closer to neutral music. Default: the power the
-                recipe fitted for the requested emotion (:meth:`intensity_power`), so the music moves in even steps.
+            intensity_guidance (`float`, *optional*, defaults to 1.0): the power ``p`` above: 1 = the weight grows
+                linearly with the intensity; larger values hold low intensities closer to neutral music.
             tempo (`float`, *optional*): tempo of the written MIDI; defaults to the data's 120 bpm (or the
                 reference's tempo).
             reference (`EventSequence` or `BarGrid`, *optional*): a piece whose elements are kept except
@@ -271,11 +259,7 @@ class EmoMusicPipeline(EmogenPipeline):
         condition = self.encode_emotion(spec, batch_size=total)
         neutral = self.encode_emotion("neutral", batch_size=total)
         full = condition.at_full_intensity(neutral)
-        if intensity_guidance is not None and not (math.isfinite(intensity_guidance) and intensity_guidance > 0):
-            msg = f"intensity_guidance must be a positive number (1 = linear), got {intensity_guidance!r}"
-            raise ValueError(msg)
-        power = self.intensity_power(spec) if intensity_guidance is None else float(intensity_guidance)
-        ramp = condition.intensity.float().cpu().clamp(0, 1)[:, None] ** power
+        ramp = condition.intensity.float().cpu().clamp(0, 1)[:, None] ** float(intensity_guidance)
         guidance = CompositionalGuidance([float(guidance_scale) * ramp])  # on the log-probabilities of each code
         passes = guidance.num_passes
         stacked = EmotionCondition.cat([full if guidance.present(0, level) else neutral for level in guidance.levels])

@@ -18,10 +18,6 @@ def test_train_music_small_writes_a_loadable_pipeline(data_root, tmp_path, monke
     scores = json.loads((out / "scores.json").read_text())
     assert 0.0 <= scores["critic"]["test"]["quadrant"] <= 1.0
     assert scores["data"]["train"] == 24
-    powers = {cat: c["power"] for cat, c in scores["intensity"].items()}
-    assert set(powers) == {"happy", "angry", "sad", "calm"} and all(0.5 <= p <= 2.5 for p in powers.values())
-    assert json.loads((out / "prior" / "config.json").read_text())["intensity_powers"] == powers
-    assert "intensity calibration" in (out / "README.md").read_text()
 
     from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline
 
@@ -47,15 +43,9 @@ def test_only_prior_and_only_critic_retrain_one_component(data_root, tmp_path, m
     assert (out / "vqvae" / "diffusion_pytorch_model.safetensors").read_bytes() == vq_bytes
     assert (out / "music_critic" / "diffusion_pytorch_model.safetensors").read_bytes() == critic_bytes
     assert not list(out.glob(".prior*")), "the swap left a temporary folder"
-    assert set(scores["intensity"]) == {"happy", "angry", "sad", "calm"}, "a new prior is calibrated again"
     result = runner.invoke(app, ["train", "music", "--small", "--only", "critic", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert (out / "vqvae" / "diffusion_pytorch_model.safetensors").read_bytes() == vq_bytes
-    prior_bytes = (out / "prior" / "diffusion_pytorch_model.safetensors").read_bytes()
-    result = runner.invoke(app, ["train", "music", "--small", "--only", "intensity", "-o", str(out)])
-    assert result.exit_code == 0 and "intensity powers" in result.output, result.output
-    assert (out / "prior" / "diffusion_pytorch_model.safetensors").read_bytes() == prior_bytes, "calibration keeps the weights"
-    assert "intensity_powers" in json.loads((out / "prior" / "config.json").read_text())
 
     from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline
 

@@ -56,10 +56,6 @@ class EmotionCodePrior(ModelMixin, ConfigMixin):
             column's logits get, for every earlier bar ``d`` = 1..``copy_bars`` back, a weight (read from the
             column's head input) added to the code that column held ``d`` bars ago: music repeats bars and
             parts of bars, and a bar token that sums its codes' embeddings cannot say which codes to repeat.
-        intensity_powers (`dict[str, float]`, *optional*): per emotion category, the power ``p`` of the
-            pipeline's guidance weight ``a**p`` at intensity ``a`` (categories not listed: 1). The recipe fits it
-            after training (:func:`~emogen.music.calibration.calibrate_intensity`) so the music moves in even
-            steps with the intensity; it describes how this prior answers guidance, so it lives in its config.
     """
 
     #: About 9M parameters with 40 codes a bar: written in float16 (half the file; loading casts back to float32).
@@ -77,7 +73,6 @@ class EmotionCodePrior(ModelMixin, ConfigMixin):
         dropout: float = 0.1,
         tie_embeddings: bool = False,
         copy_bars: int = 0,
-        intensity_powers: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
         sizes = list(codebook_sizes)

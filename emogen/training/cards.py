@@ -37,10 +37,6 @@ def music_model_card(output: Path, scores: dict) -> str:
               if slots > 1 else "bar-level VQ-VAE")
     tied = "; one embedding table per code column serves as input, in-bar input and output layer; stored in float16" if config.get("prior_tie_embeddings") else ""
     copy = config.get("prior_copy_bars", 0)
-    intensity = scores.get("intensity", {})
-    powers = ", ".join(f"{cat} {c['power']:g}" for cat, c in intensity.items())
-    ramp = (f"guidance x intensity^p, with a power p per quadrant fitted after training ({powers}) so the music moves in even steps"
-            if intensity else "guidance x intensity, so intensity acts evenly")
     copying = (f"; a copy term lets each code column repeat the code it held 1-{copy} bars back (a weight per distance, read from "
                "the head's input), so bars and parts of bars repeat as in music" if copy else "")
     return f"""# emogen music checkpoint (`EmoMusicPipeline`)
@@ -51,7 +47,7 @@ Emotion-conditioned piano music (MIDI) with element-level control, trained from 
 | component | class | what it is | size |
 |---|---|---|---|
 | `vqvae` | `emogen.music.ElementVQVAE` | {layout}; one latent slice per element (rhythm, pitch, duration, velocity), each read by its own encoder from that element only, product-quantised into {codes} codes per bar (codebooks {books}); decoder heads read fixed slice subsets, bars decode in parallel | {_size(output / "vqvae")} |
-| `prior` | `emogen.music.EmotionCodePrior` | causal transformer over bars (d={config["prior_d_model"]}, {config["prior_layers"]} layers, {config["prior_bars"]}-bar window) with an in-bar autoregressive head over the codes; conditioned on the shared `EmotionCondition` embedding; trained at intensity 1 per quadrant, at the neutral point and with a null vector. Sampling weighs the step from neutral music to the emotion at intensity 1 on each code's log-probabilities by {ramp}{copying}{tied} | {_size(output / "prior")} |
+| `prior` | `emogen.music.EmotionCodePrior` | causal transformer over bars (d={config["prior_d_model"]}, {config["prior_layers"]} layers, {config["prior_bars"]}-bar window) with an in-bar autoregressive head over the codes; conditioned on the shared `EmotionCondition` embedding; trained at intensity 1 per quadrant, at the neutral point and with a null vector. Sampling weighs the step from neutral music to the emotion at intensity 1 on each code's log-probabilities by guidance x intensity, so intensity acts evenly{copying}{tied} | {_size(output / "prior")} |
 | `music_critic` | `emogen.music.MusicEmotionEncoder` | symbolic music emotion encoder into the shared emotion space (reranks `--candidates`): a bar encoder fused with a hand-made clip descriptor (key-profile mode and tonic-aligned pitch-class profile, interval and triad content, register, density, polyphony, velocity, durations, rhythm, bar repetition; `emogen.music.features.clip_descriptor`) | {_size(output / "music_critic")} |
 | `emotion_bank` | `emogen.emotion.EmotionBank` | the shared emotion space (untrained default bank, frozen) | {_size(output / "emotion_bank")} |
 
@@ -74,7 +70,7 @@ rescales playback).
 emogen train music --output checkpoints/music        # seed {config["seed"]}; --threads N for more CPU threads
 ```
 Steps: VQ-VAE {config["vq_steps"]}, prior {config["prior_steps"]}, critic {config["critic_steps"]}.
-{minutes["total"]:.1f} min (VQ-VAE {minutes["vqvae"]:.1f}, prior {minutes["prior"]:.1f}, critic {minutes["critic"]:.1f}{_intensity_minutes(minutes)} min).
+{minutes["total"]:.1f} min (VQ-VAE {minutes["vqvae"]:.1f}, prior {minutes["prior"]:.1f}, critic {minutes["critic"]:.1f} min).
 
 ## Scores (`scores.json`, test split unless noted)
 - VQ-VAE reconstruction of the test bars: onset F1 at p > 0.3 **{vq["onset_f1"]:.3f}** (val {scores["vqvae"]["val"]["onset_f1"]:.3f}), pitch F1 (keys
@@ -88,25 +84,7 @@ Steps: VQ-VAE {config["vq_steps"]}, prior {config["prior_steps"]}, critic {confi
   by nature); used as a classifier (the quadrant whose condition makes a val clip likeliest) the prior names
   {prior["val_quadrant_accuracy"]:.1%} of the val clips' quadrants (chance: the largest quadrant's share).
 - Critic: 4-quadrant accuracy {critic["test"]["quadrant"]:.3f}, arousal {critic["test"]["arousal"]:.3f}, valence {critic["test"]["valence"]:.3f} (val {critic["val_quadrant_accuracy"]:.3f}).
-{_intensity_scores(intensity, config)}"""
-
-
-def _intensity_minutes(minutes: dict) -> str:
-    return f", intensity calibration {minutes['intensity']:.1f}" if "intensity" in minutes else ""
-
-
-def _intensity_scores(intensity: dict, config: dict) -> str:
-    """The card's lines on the intensity calibration: per quadrant, the power and how even it makes the sweep."""
-    if not intensity:
-        return ""
-    lines = [f"- Intensity calibration ({config.get('intensity_clips', '?')} pieces of {config.get('intensity_bars', '?')} bars per quadrant and weight 0 / 0.25 / "
-             "0.5 / 0.75 / 1): the power p that makes the largest step of the critic's target probability and of the statistics the "
-             "quadrant's real train clips move (>= 10% from all clips) carry the least share of that measure's change (worst measure):"]
-    for cat, c in intensity.items():
-        step = c["largest_step"]
-        lines.append(f"  - {cat}: p = {c['power']:g}, largest step {step['linear']:.2f} with p = 1 -> {step['fitted']:.2f} "
-                     f"({', '.join(c['measures'])})")
-    return "\n".join(lines) + "\n"
+"""
 
 
 def voice_model_card(output: Path, scores: dict) -> str:

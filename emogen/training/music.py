@@ -1,4 +1,4 @@
-"""The music recipe: EMOPIA -> element VQ-VAE -> emotion code prior -> critic -> intensity calibration -> pipeline folder.
+"""The music recipe: EMOPIA -> element VQ-VAE -> emotion code prior -> critic -> pipeline folder.
 
 ``emogen train music --output checkpoints/music`` runs :func:`train_music`. Every stage uses the official
 EMOPIA train split (val for model selection, test only for the scores in ``scores.json``) and trains
@@ -71,8 +71,6 @@ class MusicTrainConfig:
     critic_balanced: bool = False  # weight the loss by inverse quadrant frequency
     critic_lr: float | None = 5e-4  # None = lr
     critic_ema: float | None = 0.995  # EMA decay of the critic's weights (validation scores the EMA)
-    intensity_clips: int = 200  # pieces per quadrant and weight level for the intensity calibration
-    intensity_bars: int = 16
     transpositions: tuple[int, ...] = (-5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6)
     lr: float = 1e-3
     seed: int = 0
@@ -370,12 +368,8 @@ def train_music(output: str | os.PathLike[str], config: MusicTrainConfig | None 
             critic_val = {"val_quadrant_accuracy": critic_fit.best_score if critic_fit.best_score is not None else -1.0}
         logger.info("critic done (%.1f min): val %s test %s", run.minutes["critic"], critic_val, critic_test)
 
-        pipe = EmoMusicPipeline(vqvae=vqvae, prior=prior, emotion_bank=bank, music_critic=critic)
-        with run.timed("intensity"):
-            intensity = _calibrate(pipe, train, config)
-        logger.info("intensity done (%.1f min): powers %s", run.minutes["intensity"], prior.config.intensity_powers)
-
-    scores = {"vqvae": vq_scores, "prior": prior_scores, "critic": {**critic_val, "test": critic_test}, "intensity": intensity,
+    pipe = EmoMusicPipeline(vqvae=vqvae, prior=prior, emotion_bank=bank, music_critic=critic)
+    scores = {"vqvae": vq_scores, "prior": prior_scores, "critic": {**critic_val, "test": critic_test},
               "minutes": dict(run.minutes), "config": asdict(config), "data": {"train": len(train), "val": len(val), "test": len(test)},
               "history": {"vqvae": vq_fit.history, "prior": prior_fit.history, "critic": critic_fit.history}}
     finish_recipe(pipe, output, scores, music_model_card, run)
@@ -388,29 +382,17 @@ def _prior_scores(prior: EmotionCodePrior, val_sequences: list[tuple[torch.Tenso
     return {f"val_{k}": v for k, v in prior_emotion_information(prior, val_sequences, bank).items()}
 
 
-def _calibrate(pipe, train: list[MusicClip], config: MusicTrainConfig) -> dict[str, dict]:
-    """Fit the pipeline prior's intensity power per quadrant (written into its config) on the train split's
-    statistics; returns the calibration (powers, measures and responses) for ``scores.json``."""
-    from ..music.calibration import calibrate_intensity
-
-    calibration = calibrate_intensity(pipe, train, count=config.intensity_clips, bars=config.intensity_bars, seed=config.seed + 7_000_000)
-    pipe.prior.register_to_config(intensity_powers={cat: c["power"] for cat, c in calibration.items()})
-    return calibration
-
-
-#: Stages ``retrain_music_stage`` reruns on their own: the component folder each one replaces.
-MUSIC_STAGES: dict[str, str] = {"prior": "prior", "critic": "music_critic", "intensity": "prior"}
+#: Stages ``retrain_music_stage`` retrains on their own: the component folder each one replaces.
+MUSIC_STAGES: dict[str, str] = {"prior": "prior", "critic": "music_critic"}
 
 
 def retrain_music_stage(output: str | os.PathLike[str], stage: str, config: MusicTrainConfig | None = None, data_root: str | None = None,
                         *, resume: bool = False, checkpoint_every: int | None = None) -> dict:
-    """Rerun one stage (``"prior"``, ``"critic"`` or ``"intensity"``) of the music pipeline folder ``output``; the rest stays.
+    """Retrain one stage (``"prior"`` or ``"critic"``) of the music pipeline folder ``output``; the rest stays.
 
-    The prior learns the codes the folder's own VQ-VAE gives EMOPIA, and is then calibrated (its intensity
-    powers, :func:`~emogen.music.calibration.calibrate_intensity`); ``"intensity"`` only recalibrates the
-    folder's prior (its weights are unchanged); the critic maps into the folder's own ``emotion_bank``. The
-    new component replaces the old one (written beside it, then swapped), and ``scores.json`` gets the
-    stage's new scores, minutes, history and settings (every other entry is kept).
+    The prior learns the codes the folder's own VQ-VAE gives EMOPIA; the critic maps into the folder's own
+    ``emotion_bank``. The new component replaces the old one (written beside it, then swapped), and
+    ``scores.json`` gets the stage's new scores, minutes, history and settings (every other entry is kept).
     The model card is not rewritten. Returns the scores.
     """
     from ..errors import InputError
@@ -428,7 +410,6 @@ def retrain_music_stage(output: str | os.PathLike[str], stage: str, config: Musi
     train = load_music_clips("train", data_root, limit=config.max_clips)
     val = load_music_clips("val", data_root, limit=config.max_clips)
     bank = EmotionBank.from_pretrained(str(output), subfolder="emotion_bank").eval().requires_grad_(False)
-    fit_result, update = None, {}
     with run.timed(stage):
         if stage == "critic":
             test = load_music_clips("test", data_root, limit=config.max_clips)
@@ -437,17 +418,10 @@ def retrain_music_stage(output: str | os.PathLike[str], stage: str, config: Musi
             val_score = fit_result.best_score if fit_result.best_score is not None else -1.0
             update = {"critic": {"val_quadrant_accuracy": val_score, "best_step": fit_result.best_step,
                                  "test": quadrant_scores(critic_predict(model, bank, [c.grid for c in test]), test_true)}}
-        elif stage == "prior":
+        else:
             vqvae = ElementVQVAE.from_pretrained(str(output), subfolder="vqvae")
             model, fit_result = train_prior(encode_clips(vqvae, train, config.transpositions), bank, config, vqvae.token_codebook_sizes, run)
             update = {"prior": _prior_scores(model, encode_clips(vqvae, val, (0,)), bank)}
-    if stage in ("prior", "intensity"):  # the powers describe the prior: a new prior is calibrated again
-        from ..pipelines.pipeline_emo_music import EmoMusicPipeline
-
-        pipe = EmoMusicPipeline.from_pretrained(str(output), **({"prior": model} if stage == "prior" else {}))
-        with run.timed("intensity"):
-            update["intensity"] = _calibrate(pipe, train, config)
-        model = pipe.prior
     logger.info("%s done (%.1f min): %s", stage, run.minutes[stage], update)
     replace_component(output, MUSIC_STAGES[stage], model)
 
@@ -455,11 +429,10 @@ def retrain_music_stage(output: str | os.PathLike[str], stage: str, config: Musi
     scores = json.loads(path.read_text()) if path.is_file() else {}
     scores.update(update)
     minutes = scores.setdefault("minutes", {})
-    minutes.update({k: v for k, v in run.minutes.items() if k in (stage, "intensity")})
+    minutes[stage] = run.minutes[stage]
     minutes["total"] = sum(v for k, v in minutes.items() if k != "total")
-    prefixes = (f"{stage}_", "intensity_") if stage in ("prior", "intensity") else (f"{stage}_",)
-    scores.setdefault("config", {}).update({k: v for k, v in asdict(config).items() if k.startswith(prefixes)})
-    if "history" in scores and fit_result is not None:
+    scores.setdefault("config", {}).update({k: v for k, v in asdict(config).items() if k.startswith(f"{stage}_")})
+    if "history" in scores:
         scores["history"][stage] = fit_result.history
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(scores, indent=2, sort_keys=True, default=list) + "\n")

@@ -9,20 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MAX_STEP_SHARE", "MIN_RHO", "even_sweep", "largest_step", "sweep_shape"]
+__all__ = ["MAX_STEP_SHARE", "MIN_RHO", "even_sweep", "sweep_shape"]
 
 #: Least Spearman correlation (in size) of a measure with the intensity.
 MIN_RHO = 0.9
 #: Largest share of the total change one step may carry.
 MAX_STEP_SHARE = 0.5
-
-
-def largest_step(values: np.ndarray) -> float:
-    """The largest absolute step between neighbouring ``values`` as a share of the summed absolute steps (0 when
-    nothing moves)."""
-    steps = np.abs(np.diff(np.asarray(values, dtype=np.float64)))
-    total = steps.sum()
-    return float(steps.max() / total) if total > 0 else 0.0
 
 
 def sweep_shape(levels: np.ndarray, values: np.ndarray) -> dict[str, float]:
@@ -32,8 +24,10 @@ def sweep_shape(levels: np.ndarray, values: np.ndarray) -> dict[str, float]:
     from scipy.stats import spearmanr
 
     values = np.asarray(values, dtype=np.float64)
+    steps = np.abs(np.diff(values))
+    total = steps.sum()
     rho = float(spearmanr(levels, values).statistic) if np.ptp(values) > 0 else 0.0
-    return {"rho": rho, "largest_step": largest_step(values)}
+    return {"rho": rho, "largest_step": float(steps.max() / total) if total > 0 else 0.0}
 
 
 def even_sweep(shape: dict[str, float], signed: bool = False) -> bool:
