@@ -317,6 +317,19 @@ def print_rates(rates: dict[str, dict[str, list[float]]], all_real: dict[str, li
     print(f"rate checks: same sign as the real pairs for every emotion: {all(same)} ({sum(same)} of {len(same)})")
 
 
+def real_pair_change(sources: list[RavdessClip], targets: dict, feats: dict[str, np.ndarray],
+                     rates: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, float]]:
+    """Per emotion, the mean change of each prosodic measure from the neutral ``sources`` to the same actor's,
+    sentence's and repetition's strong emotional recording (eGeMAPS ``feats``), and of ``duration x`` (the real
+    pairs' duration ratio minus 1, from ``rates``)."""
+    out = {}
+    for emotion, by_system in rates.items():
+        pairs = [(feats[c.path.stem], feats[targets[(c.actor, c.statement, c.repetition, emotion)].path.stem]) for c in sources]
+        out[emotion] = {name: float(np.mean([y[i] - x[i] for x, y in pairs])) for name, i in PROSODY.items()}
+        out[emotion]["duration x"] = float(np.mean(np.exp(by_system["real"]))) - 1.0
+    return out
+
+
 def print_sweep(sweep: dict[str, dict[str, dict[float, list[float]]]], real_change: dict[str, dict[str, float]]) -> None:
     """The intensity sweep table: per emotion and measure, the means at each intensity, Spearman, largest step share,
     and for the prosodic measures the real pairs' change (strong emotional recording minus the neutral source) next
@@ -544,10 +557,7 @@ def main() -> None:
         print(f"full-band checks: high band within 6 dB of the change below 8 kHz: {all(abs(m['high_vs_low']) <= 6 for m in full)}; "
               f"no image (image <= 3 dB): {all(m['image'] <= 3 for m in full)}; "
               f"p target within 0.05 of the 16 kHz path: {abs(p_change) <= 0.05}; RTF <= 0.3: {wide_rtf['full band'] <= 0.3}")
-        real_change = {e: {name: float(np.mean([feats[targets[(c.actor, c.statement, c.repetition, e)].path.stem][i] - feats[c.path.stem][i]
-                                                for c in sources])) for name, i in PROSODY.items()} | {"duration x": float(np.mean(np.exp(rates[e]["real"]))) - 1.0}
-                       for e in emotions}
-        print_sweep(sweep, real_change)
+        print_sweep(sweep, real_pair_change(sources, targets, feats, rates))
     if args.nemo_every:
         nemo_section(pipe, cache, call_kwargs, args.seed, args.nemo_every)
     print("\nfigure: judge's target probability vs requested intensity")

@@ -2,8 +2,9 @@
 
 A cache file's name carries a hash of everything it was computed from: the input files (path and contents
 of each, so a fresh copy of the same data, with new modification times, reuses the cache), the
-configuration of the computation and a code version that is bumped when the computation changes. A changed input gives a new file instead of silently reusing stale results, and
-a failed or interrupted build leaves no file behind.
+configuration of the computation and a code version that is bumped when the computation changes. A
+changed input gives a new file instead of silently reusing stale results, and a failed or interrupted
+build leaves no file behind.
 
 Example:
     >>> key = cache_key(sorted(Path("clips").glob("*.flac")), {"sample_rate": 16000}, "1")  # doctest: +SKIP
