@@ -143,6 +143,7 @@ def test_voice_batch_glob_format_and_all_good_exits_0(clips, tmp_path, tiny_voic
     [
         (lambda c, t: ["-i", str(t / "none" / "*.wav"), "-o", str(t / "out")], "matches no files"),
         (lambda c, t: ["-i", str(c), "-o", str(c / "one.flac")], "is a file"),
+        (lambda c, t: ["-i", str(c), "-o", str(t / "out.wav")], "looks like an audio file"),  # a slip: no folder 'out.wav/'
         (lambda c, t: ["-i", str(c / "*.wav"), "-o", str(c)], "overwrite the input"),
         (lambda c, t: ["-i", str(c), "--format", "xyz", "-o", str(t / "out")], "cannot write audio format"),
         (lambda c, t: ["-i", str(c), "-e", "angy:0.8", "-o", str(t / "out")], "did you mean"),
@@ -156,7 +157,7 @@ def test_voice_batch_usage_errors_exit_2_before_loading(clips, tmp_path, tiny_vo
     result = runner.invoke(app, ["voice", *args])
     assert result.exit_code == 2, result.output
     assert len(lines(result.output)) == 1 and message in result.output
-    assert tiny_voice == [] and not (tmp_path / "out").exists()
+    assert tiny_voice == [] and not (tmp_path / "out").exists() and not (tmp_path / "out.wav").exists()
 
 
 def test_recognize_voice_refuses_an_empty_input(tiny_voice):

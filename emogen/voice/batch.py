@@ -75,12 +75,17 @@ def plan_outputs(inputs: Sequence[Path], out_dir: str | os.PathLike[str], fmt: s
     """Map each input to ``out_dir/<stem>.<fmt>``; inputs that share a stem (``a.mp3``, ``a.m4a``) keep their
     suffix instead (``a.mp3.wav``, ``a.m4a.wav``).
 
-    Raises :class:`InputError` when ``out_dir`` is a file, when two inputs would still write the same
+    Raises :class:`InputError` when ``out_dir`` is a file or a new path with an audio suffix (``-o out.wav`` for a
+    folder of inputs is a slip, not a folder name), when two inputs would still write the same
     output (``x/a.wav`` and ``y/a.wav`` from a recursive glob), or when an output would overwrite an input.
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         msg = f"output {str(out_dir)!r} is a file; with many inputs -o names a folder (created if missing)"
+        raise InputError(msg)
+    if not out_dir.exists() and out_dir.suffix.lower() in AUDIO_SUFFIXES:
+        msg = (f"output {str(out_dir)!r} looks like an audio file, but the input is many files; give -o a folder "
+               f"(e.g. -o {str(out_dir.with_suffix(''))}/, --format {out_dir.suffix.lower().lstrip('.')} for the format) or one input file")
         raise InputError(msg)
     stems = Counter(source.stem for source in inputs)
     sources = {p.resolve(): p for p in inputs}
