@@ -241,7 +241,11 @@ def main() -> None:
         row(f"{who} on real test clips: quadrant / arousal / valence", f"{s['quadrant']:.3f} / {s['arousal']:.3f} / {s['valence']:.3f}")
     for cat in CATEGORIES:
         row(f"judge accuracy, requested {cat} ({QUADRANTS[CATEGORIES.index(cat)]}): generated / real", f"{control[cat]:.3f} / {real_per_quadrant[cat]:.3f}")
+    # binomial standard errors: of the mean over the four quadrants' generated clips, and of the real test clips' accuracy
+    se_generated = float(np.sqrt(sum(c * (1 - c) / args.per_quadrant for c in control.values())) / len(control))
+    se_real = float(np.sqrt(judge_real["quadrant"] * (1 - judge_real["quadrant"]) / len(test_clips)))
     row("judge accuracy, mean over quadrants: generated / real", f"{control_mean:.3f} / {judge_real['quadrant']:.3f}")
+    row("  standard error: generated / real", f"{se_generated:.3f} / {se_real:.3f}")
     for cat in CATEGORIES:
         r = intensity[cat]
         row(f"{cat} a=0.25/0.5/1: judge intensity", " / ".join(f"{x['judge_intensity']:.2f}" for x in r))
@@ -313,7 +317,7 @@ def main() -> None:
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"vqvae_test": vq_test, "element_transfer": transfer, "prior_val_nll": nll, "critic_real": critic_real, "judge_real": judge_real, "control": control, "control_mean": control_mean,
-                               "judge_real_per_quadrant": real_per_quadrant, "intensity": intensity, "monotone": mono,
+                               "judge_real_per_quadrant": real_per_quadrant, "judge_standard_error": {"generated": se_generated, "real": se_real}, "intensity": intensity, "monotone": mono,
                                "overlapping_area": oa, "copied_run_generated": gen_runs, "copied_run_real": real_runs,
                                "seconds_16_bars": speed, "checks": checks, "args": vars(args),
                                "realism_statistics": stats_table, "realism_within": [within_count, within_total],
