@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EmogenError, InputError
-from .audio import AUDIO_SUFFIXES
+from .audio import AUDIO_SUFFIXES, OUTPUT_FORMATS
 
 __all__ = ["BatchReport", "find_inputs", "input_path", "is_batch_input", "plan_outputs", "run_batch"]
 
@@ -83,9 +83,11 @@ def plan_outputs(inputs: Sequence[Path], out_dir: str | os.PathLike[str], fmt: s
     if out_dir.exists() and not out_dir.is_dir():
         msg = f"output {str(out_dir)!r} is a file; with many inputs -o names a folder (created if missing)"
         raise InputError(msg)
-    if not out_dir.exists() and out_dir.suffix.lower() in AUDIO_SUFFIXES:
+    suffix = out_dir.suffix.lower()
+    if not out_dir.exists() and suffix in AUDIO_SUFFIXES:
+        fmt_hint = f", --format {suffix[1:]} for the format" if suffix[1:] in OUTPUT_FORMATS else ""
         msg = (f"output {str(out_dir)!r} looks like an audio file, but the input is many files; give -o a folder "
-               f"(e.g. -o {str(out_dir.with_suffix(''))}/, --format {out_dir.suffix.lower().lstrip('.')} for the format) or one input file")
+               f"(e.g. -o {str(out_dir.with_suffix(''))}/{fmt_hint}) or one input file")
         raise InputError(msg)
     stems = Counter(source.stem for source in inputs)
     sources = {p.resolve(): p for p in inputs}
