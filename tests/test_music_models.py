@@ -61,9 +61,12 @@ def test_prior_is_causal_over_bars():
     assert torch.allclose(null_a, null_b)
 
 
-def test_prior_copy_term_matches_between_training_and_sampling():
-    """The teacher-forced logits of every bar and column equal the step-by-step logits given the earlier bars."""
-    prior = tiny_prior(max_bars=6, dropout=0.0, tie_embeddings=True, copy_bars=6).eval()
+@pytest.mark.parametrize("inner_layers", [0, 2])
+@pytest.mark.parametrize("tie_embeddings", [True, False])
+def test_prior_teacher_forcing_matches_sampling(inner_layers, tie_embeddings):
+    """The teacher-forced logits of every bar and column equal the step-by-step logits given the earlier bars
+    (with the copy term, with either in-bar head)."""
+    prior = tiny_prior(max_bars=6, dropout=0.0, tie_embeddings=tie_embeddings, copy_bars=6, inner_layers=inner_layers).eval()
     g = torch.Generator().manual_seed(2)
     with torch.no_grad():
         for p in prior.parameters():
@@ -76,7 +79,7 @@ def test_prior_copy_term_matches_between_training_and_sampling():
         for t in range(5):
             for e in range(4):
                 step = prior.element_logits(states[:, t], [codes[:, t, i] for i in range(e)], e, history=codes[:, :t])
-                assert torch.allclose(step, full[e][:, t], atol=1e-5), (t, e)
+                assert torch.allclose(step, full[e][:, t], atol=1e-4), (t, e)  # logits reach about 30
 
 
 def test_prior_copy_term_repeats_the_bar_it_points_to():

@@ -2,8 +2,10 @@
 
 One token per bar (the sum of its code embeddings), a causal transformer over bars, and a small
 autoregressive head inside each bar (the code columns in the VQ-VAE's layout order: rhythm, then pitch,
-then duration, then velocity codes, each head seeing the sum of the codes already chosen), so 16 bars take
-16 transformer passes. With ``copy_bars`` each head also weighs the codes its column held in the bars
+then duration, then velocity codes), so 16 bars take 16 transformer passes. The in-bar head either sees the
+sum of the codes already chosen (``inner_layers=0``) or runs a small causal transformer over them
+(``inner_layers > 0``, the "depth transformer" of RQ-Transformer), which can tell which codes sit in which
+column and so keep the codes of one time slot consistent with each other. With ``copy_bars`` each head also weighs the codes its column held in the bars
 before (a pointer to earlier bars, so that bars and parts of bars can repeat as they do in music). The
 emotion enters as the shared :class:`~emogen.emotion.EmotionCondition` embedding, projected by an
 :class:`~emogen.modules.EmotionEmbedding` into a prefix token and added to every position; rows with
@@ -56,6 +58,11 @@ class EmotionCodePrior(ModelMixin, ConfigMixin):
             column's logits get, for every earlier bar ``d`` = 1..``copy_bars`` back, a weight (read from the
             column's head input) added to the code that column held ``d`` bars ago: music repeats bars and
             parts of bars, and a bar token that sums its codes' embeddings cannot say which codes to repeat.
+        inner_layers (`int`, *optional*, defaults to 0): layers of the in-bar causal transformer over the bar's
+            code columns (0 = the column heads read the bar state plus the sum of the earlier columns'
+            embeddings). A sum cannot say which code sits in which column, so the three pitch codes of a slot
+            were drawn without seeing each other clearly, and the decoder thins chords whose codes do not
+            belong together.
     """
 
     #: About 9M parameters with 40 codes a bar: written in float16 (half the file; loading casts back to float32).
@@ -73,6 +80,7 @@ class EmotionCodePrior(ModelMixin, ConfigMixin):
         dropout: float = 0.1,
         tie_embeddings: bool = False,
         copy_bars: int = 0,
+        inner_layers: int = 0,
     ) -> None:
         super().__init__()
         sizes = list(codebook_sizes)
@@ -91,6 +99,11 @@ class EmotionCodePrior(ModelMixin, ConfigMixin):
             self.head_biases = nn.ParameterList([nn.Parameter(torch.zeros(k)) for k in sizes])
         else:
             self.heads = nn.ModuleList([nn.Sequential(nn.LayerNorm(d), nn.Linear(d, d), nn.GELU(), nn.Linear(d, k)) for k in sizes])
+        if inner_layers > 0:  # input 0 is the bar state, input e > 0 the code of column e - 1, plus a column position
+            self.inner_position = nn.Parameter(torch.zeros(len(sizes), d))
+            nn.init.normal_(self.inner_position, std=0.02)
+            inner = nn.TransformerEncoderLayer(d, num_heads, 2 * d, dropout=dropout, activation="gelu", batch_first=True, norm_first=True)
+            self.inner = nn.TransformerEncoder(inner, inner_layers, enable_nested_tensor=False)
         if copy_bars > 0:  # zero-initialised: training starts from the plain prior
             self.copy_proj = nn.Linear(d, copy_bars)
             self.copy_bias = nn.Parameter(torch.zeros(len(sizes), copy_bars))
@@ -122,13 +135,23 @@ class EmotionCodePrior(ModelMixin, ConfigMixin):
         the codes `(B, T, C)` of the bars before it (``history``, the same context as :meth:`hidden`; needed
         for the copy term when ``copy_bars`` > 0)."""
         tables = self.code_embeddings if self.config.tie_embeddings else self.inner_embeddings
-        h = state
-        for i, code in enumerate(chosen[:element]):
-            h = h + tables[i](code)
+        if self.config.inner_layers > 0:
+            inputs = torch.stack([state, *(tables[i](code) for i, code in enumerate(chosen[:element]))], dim=1)
+            h = self._inner(inputs)[:, -1]
+        else:
+            h = state
+            for i, code in enumerate(chosen[:element]):
+                h = h + tables[i](code)
         logits = self._head(element, h)
         if self.config.copy_bars > 0 and history is not None and history.shape[1]:
             logits = logits + self._copy_bonus(element, h[:, None], history[..., element], current=False)[:, 0]
         return logits
+
+    def _inner(self, inputs: torch.Tensor) -> torch.Tensor:
+        """In-bar transformer outputs `(N, E, d)` for inputs `(N, E, d)`: output ``e`` sees inputs ``<= e``."""
+        e = inputs.shape[1]
+        causal = torch.triu(torch.full((e, e), float("-inf"), device=inputs.device), diagonal=1)
+        return self.inner(inputs + self.inner_position[:e], mask=causal, is_causal=True)
 
     def _head(self, element: int, h: torch.Tensor) -> torch.Tensor:
         out = self.heads[element](h)
@@ -157,10 +180,16 @@ class EmotionCodePrior(ModelMixin, ConfigMixin):
         """Teacher-forced logits for `(B, T, C)` codes: column ``e`` of bar ``t`` sees bars ``< t`` and
         columns ``< e`` of bar ``t``."""
         states = self.hidden(codes, emotion, mask)[:, :-1]
-        # the in-bar inputs of every column at once: the state plus the running sum of the earlier columns' embeddings
+        # the in-bar inputs of every column at once: the in-bar transformer's outputs, or the state plus the running
+        # sum of the earlier columns' embeddings
         tables = self.code_embeddings[:-1] if self.config.tie_embeddings else self.inner_embeddings
-        inner = torch.stack([table(codes[..., i]) for i, table in enumerate(tables)]).cumsum(0)
-        inputs = [states, *(states + prefix for prefix in inner)]
+        embedded = [table(codes[..., i]) for i, table in enumerate(tables)]
+        if self.config.inner_layers > 0:
+            b, t = states.shape[:2]
+            outputs = self._inner(torch.stack([states, *embedded], dim=2).flatten(0, 1)).view(b, t, len(embedded) + 1, -1)
+            inputs = list(outputs.unbind(2))
+        else:
+            inputs = [states, *(states + prefix for prefix in torch.stack(embedded).cumsum(0))]
         logits = [self._head(e, h) for e, h in enumerate(inputs)]
         if self.config.copy_bars > 0:
             logits = [out + self._copy_bonus(e, h, codes[..., e], current=True) for e, (out, h) in enumerate(zip(logits, inputs))]
