@@ -16,6 +16,7 @@ EXAMPLES = [
     "emogen train music --output checkpoints/music --resume",
     "emogen train music --output checkpoints/music --only critic   # retrain the critic, keep VQ-VAE and prior",
     "emogen train music --output checkpoints/music --only prior    # retrain the prior on the folder's VQ-VAE codes",
+    "emogen train music --output checkpoints/music --only prior-inner   # retrain only the prior's in-bar transformer",
     "accelerate launch -m emogen.cli.main train music --output runs/music-gpu",
 ]
 
@@ -24,6 +25,7 @@ class Stage(str, Enum):
     """A stage that ``--only`` retrains on its own."""
 
     prior = "prior"
+    prior_inner = "prior-inner"
     critic = "critic"
 
 
@@ -31,7 +33,8 @@ class Stage(str, Enum):
 def train_music_command(
     output: TrainOutputOpt = Path("checkpoints/music"),
     vq_steps: Annotated[int, typer.Option("--vq-steps", min=1, help="VQ-VAE optimisation steps.")] = 8000,
-    prior_steps: Annotated[int, typer.Option("--prior-steps", min=1, help="Prior optimisation steps.")] = 3000,
+    prior_steps: Annotated[int, typer.Option("--prior-steps", min=1, help="Prior optimisation steps (first phase: the bar transformer).")] = 3000,
+    prior_inner_steps: Annotated[int, typer.Option("--prior-inner-steps", min=1, help="Steps of the prior's second phase (the in-bar transformer, bar transformer frozen).")] = 1000,
     critic_steps: Annotated[int, typer.Option("--critic-steps", min=1, help="Critic optimisation steps.")] = 1000,
     small: Annotated[bool, typer.Option("--small", help="A tiny, fast configuration (for tests; not a useful model).")] = False,
     only: Annotated[Stage | None, typer.Option("--only", help="Retrain only this stage in the existing --output folder; the other models, the bank and the model card are kept, scores.json is updated.")] = None,
@@ -45,7 +48,8 @@ def train_music_command(
     Official split: train fits, val selects the critic, test is only scored. Writes the pipeline folder
     plus scores.json (reconstruction, prior likelihood, critic test accuracy, minutes) and the model card.
     Each stage checkpoints every --checkpoint-every steps; --resume continues from there.
-    --only critic / --only prior retrains just that model of an existing folder (the others untouched).
+    --only critic / --only prior retrains just that model of an existing folder (the others untouched);
+    --only prior-inner retrains the prior's second phase on the folder's prior.
     """
     from emogen.training.music import MusicTrainConfig, retrain_music_stage, train_music
 
@@ -53,13 +57,14 @@ def train_music_command(
     if small:
         config = MusicTrainConfig(codebook_sizes=(16, 16, 8, 8), codes_per_element=(2, 2, 1, 1), slots_per_bar=2, latent_dim=8, vq_hidden=32, vq_steps=min(vq_steps, 20), vq_batch=64,
                                   prior_d_model=32, prior_layers=1, prior_heads=2, prior_bars=8, prior_steps=min(prior_steps, 20),
+                                  prior_inner_steps=min(prior_inner_steps, 10),
                                   prior_batch=8, critic_hidden=16, critic_steps=min(critic_steps, 30), critic_batch=8,
                                   transpositions=(0,), seed=seed, max_clips=24)
     else:
-        config = MusicTrainConfig(vq_steps=vq_steps, prior_steps=prior_steps, critic_steps=critic_steps, seed=seed)
+        config = MusicTrainConfig(vq_steps=vq_steps, prior_steps=prior_steps, prior_inner_steps=prior_inner_steps, critic_steps=critic_steps, seed=seed)
     if only is not None:
         scores = retrain_music_stage(output, only.value, config, resume=resume, checkpoint_every=checkpoint_every)
-        minutes = scores["minutes"][only.value]
+        minutes = sum(v for k, v in scores["minutes"].items() if k.startswith(only.value.replace("-", "_")))
     else:
         scores = train_music(output, config, resume=resume, checkpoint_every=checkpoint_every)
         minutes = scores["minutes"]["total"]

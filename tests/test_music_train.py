@@ -18,6 +18,8 @@ def test_train_music_small_writes_a_loadable_pipeline(data_root, tmp_path, monke
     scores = json.loads((out / "scores.json").read_text())
     assert 0.0 <= scores["critic"]["test"]["quadrant"] <= 1.0
     assert scores["data"]["train"] == 24
+    assert set(scores["prior"]["sum_head"]) >= {"val_nll_conditioned", "val_nll_unconditional"}  # the first phase's scores
+    assert scores["minutes"]["prior_inner"] > 0 and "prior_inner" in scores["history"]
 
     from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline
 
@@ -53,3 +55,27 @@ def test_only_prior_and_only_critic_retrain_one_component(data_root, tmp_path, m
     assert pipe.prior.config.tie_embeddings
     pipe.set_progress_bar_config(disable=True)
     assert pipe("calm:0.5", num_bars=2, generator=torch.Generator().manual_seed(0)).codes.shape[:2] == (1, 2)
+
+
+def test_only_prior_inner_trains_the_in_bar_transformer_on_frozen_bar_states(data_root, tmp_path, monkeypatch):
+    """``--only prior-inner`` keeps the prior's bar transformer, emotion projection and code tables bit for bit
+    and retrains the in-bar transformer and column heads; the scores keep the first phase's."""
+    monkeypatch.setenv("EMOGEN_DATA", str(data_root))
+    out = tmp_path / "music"
+    runner = CliRunner()
+    assert runner.invoke(app, ["train", "music", "--small", "-o", str(out)]).exit_code == 0
+    from emogen.music.prior import EmotionCodePrior
+    from emogen.training.music import INNER_PARAMETERS
+
+    before = EmotionCodePrior.from_pretrained(str(out / "prior")).state_dict()
+    sum_head = json.loads((out / "scores.json").read_text())["prior"]["sum_head"]
+    result = runner.invoke(app, ["train", "music", "--small", "--prior-inner-steps", "3", "--only", "prior-inner", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    after = EmotionCodePrior.from_pretrained(str(out / "prior"))
+    assert after.config.inner_layers == 2
+    state = after.state_dict()
+    frozen = [k for k in before if not k.startswith(INNER_PARAMETERS)]
+    assert frozen and all(torch.equal(state[k], before[k]) for k in frozen)
+    assert any(not torch.equal(state[k], before[k]) for k in before if k.startswith("inner."))
+    scores = json.loads((out / "scores.json").read_text())
+    assert scores["prior"]["sum_head"] == sum_head and scores["config"]["prior_inner_steps"] == 3

@@ -130,12 +130,24 @@ class EmotionCodePrior(ModelMixin, ConfigMixin):
         return self.norm(self.transformer(x, mask=causal, is_causal=True))
 
     def element_logits(self, state: torch.Tensor, chosen: list[torch.Tensor], element: int,
-                       history: torch.Tensor | None = None) -> torch.Tensor:
+                       history: torch.Tensor | None = None, cache: dict | None = None) -> torch.Tensor:
         """Logits `(B, K)` of ``element`` at states `(B, d)`, given the codes already chosen in the bar and
         the codes `(B, T, C)` of the bars before it (``history``, the same context as :meth:`hidden`; needed
-        for the copy term when ``copy_bars`` > 0)."""
+        for the copy term when ``copy_bars`` > 0).
+
+        ``cache``: an empty dict per bar, passed to every call of that bar (in column order, in eval mode),
+        lets the in-bar transformer reuse the keys and values of the columns before instead of rereading
+        them; the logits are the same.
+        """
         tables = self.code_embeddings if self.config.tie_embeddings else self.inner_embeddings
-        if self.config.inner_layers > 0:
+        if self.config.inner_layers > 0 and cache is not None:
+            done = cache.setdefault("positions", 0)
+            for position in range(done, element + 1):
+                x = state if position == 0 else tables[position - 1](chosen[position - 1])
+                cache["last"] = self._inner_step(x + self.inner_position[position], cache.setdefault("keys_values", []))
+            cache["positions"] = max(done, element + 1)
+            h = cache["last"]
+        elif self.config.inner_layers > 0:
             inputs = torch.stack([state, *(tables[i](code) for i, code in enumerate(chosen[:element]))], dim=1)
             h = self._inner(inputs)[:, -1]
         else:
@@ -146,6 +158,23 @@ class EmotionCodePrior(ModelMixin, ConfigMixin):
         if self.config.copy_bars > 0 and history is not None and history.shape[1]:
             logits = logits + self._copy_bonus(element, h[:, None], history[..., element], current=False)[:, 0]
         return logits
+
+    def _inner_step(self, x: torch.Tensor, keys_values: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        """The in-bar transformer's output `(B, d)` at one more position (input ``x`` with its column position
+        added), attending to the positions before through ``keys_values`` (one `(B, H, t, d_head)` pair per
+        layer, extended in place). The same computation as :meth:`_inner` without dropout."""
+        b, d = x.shape
+        for i, layer in enumerate(self.inner.layers):
+            attn = layer.self_attn
+            q, k, v = nn.functional.linear(layer.norm1(x), attn.in_proj_weight, attn.in_proj_bias).view(b, 3, attn.num_heads, 1, -1).unbind(1)
+            if i < len(keys_values):
+                k, v = torch.cat([keys_values[i][0], k], dim=2), torch.cat([keys_values[i][1], v], dim=2)
+                keys_values[i] = (k, v)
+            else:
+                keys_values.append((k, v))
+            x = x + attn.out_proj(nn.functional.scaled_dot_product_attention(q, k, v).reshape(b, d))
+            x = x + layer.linear2(layer.activation(layer.linear1(layer.norm2(x))))
+        return x
 
     def _inner(self, inputs: torch.Tensor) -> torch.Tensor:
         """In-bar transformer outputs `(N, E, d)` for inputs `(N, E, d)`: output ``e`` sees inputs ``<= e``."""

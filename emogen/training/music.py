@@ -60,6 +60,8 @@ class MusicTrainConfig:
     prior_null_p: float = 0.1
     prior_tie_embeddings: bool = True  # one table per code column for input, in-bar input and output
     prior_copy_bars: int = 16  # each code column may repeat the code it held up to this many bars back (0 = off)
+    prior_inner_layers: int = 2  # second phase: an in-bar transformer over a bar's code columns, on the frozen bar states (0 = off)
+    prior_inner_steps: int = 1000
     prior_neutral_p: float = 0.1
     critic_hidden: int = 64
     critic_descriptor_hidden: int = 64  # 0 = the first critic (bar encoder only)
@@ -192,17 +194,11 @@ def _init_prior(config: MusicTrainConfig, token_sizes: list[int], emotion_dim: i
     return model
 
 
-def train_prior(sequences: list[tuple[torch.Tensor, str]], bank: EmotionBank, config: MusicTrainConfig, token_sizes: list[int],
-                run: TrainRun | None = None) -> tuple[EmotionCodePrior, FitResult]:
-    """Fit the emotion-conditioned prior on code sequences (random windows of ``prior_bars`` bars).
-
-    Each window is conditioned on its category at intensity 1; with probability ``prior_null_p`` the
-    condition is nulled (mask 0, the unconditional model for guidance) and with ``prior_neutral_p`` it is
-    the neutral point (mask 1), trained on all music alike, so intensities between 0 and 1 move from
-    EMOPIA's average toward the category. Loss: the summed cross-entropy of the codes of valid bars.
-    """
-    run = run or TrainRun()
-    model = _init_prior(config, token_sizes, bank.config.embedding_dim)
+def _prior_step(model: EmotionCodePrior, sequences: list[tuple[torch.Tensor, str]], bank: EmotionBank, config: MusicTrainConfig,
+                run: TrainRun):
+    """The prior's training step: a batch of random ``prior_bars`` windows, each conditioned on its category at
+    intensity 1 (``prior_null_p`` of rows nulled, ``prior_neutral_p`` at the neutral point); the loss is the
+    summed cross-entropy of the codes of valid bars."""
     cond = {c: bank.condition(c).embedding[0] for c in sorted({cat for _, cat in sequences})}
     neutral = bank.condition("neutral").embedding[0]
     columns, t, rows = sequences[0][0].shape[1], config.prior_bars, config.prior_batch
@@ -231,10 +227,59 @@ def train_prior(sequences: list[tuple[torch.Tensor, str]], bank: EmotionBank, co
                    for k, lg in enumerate(logits))
         return {"loss": loss, "per_code": loss.detach() / columns}
 
+    return step
+
+
+def train_prior(sequences: list[tuple[torch.Tensor, str]], bank: EmotionBank, config: MusicTrainConfig, token_sizes: list[int],
+                run: TrainRun | None = None) -> tuple[EmotionCodePrior, FitResult]:
+    """Fit the emotion-conditioned prior on code sequences (random windows of ``prior_bars`` bars), with the
+    in-bar head that reads the sum of the earlier columns' embeddings.
+
+    Each window is conditioned on its category at intensity 1; with probability ``prior_null_p`` the
+    condition is nulled (mask 0, the unconditional model for guidance) and with ``prior_neutral_p`` it is
+    the neutral point (mask 1), trained on all music alike, so intensities between 0 and 1 move from
+    EMOPIA's average toward the category. Loss: the summed cross-entropy of the codes of valid bars.
+    """
+    run = run or TrainRun()
+    model = _init_prior(config, token_sizes, bank.config.embedding_dim)
     fit_config = FitConfig(steps=config.prior_steps, lr=config.lr * 0.5, weight_decay=0.05, max_grad_norm=1.0,
                            pct_start=_one_cycle_start(config.prior_steps), log_every=250, seed=config.seed + 2, desc="prior")
-    result = run.fit("prior", model, step, fit_config)
+    result = run.fit("prior", model, _prior_step(model, sequences, bank, config, run), fit_config)
     return model.to("cpu").eval(), result
+
+
+#: Parameters of the prior that its in-bar phase trains (the rest, the bar transformer and the code tables, stay frozen).
+INNER_PARAMETERS = ("inner.", "inner_position", "heads.", "head_biases.", "copy_")
+
+
+def train_prior_inner(prior: EmotionCodePrior, sequences: list[tuple[torch.Tensor, str]], bank: EmotionBank, config: MusicTrainConfig,
+                      run: TrainRun | None = None) -> tuple[EmotionCodePrior, FitResult]:
+    """The prior's second phase: an in-bar causal transformer (``prior_inner_layers``) over each bar's code
+    columns, on the bar states of ``prior``, whose bar transformer, emotion projection and code tables are
+    copied and frozen. The column heads and the copy term are trained afresh with it (from the same seeded
+    initialisation whatever head ``prior`` had), with the same batches and loss as :func:`train_prior`.
+
+    Cheaper than training the whole prior with the in-bar transformer (no gradient through the bar
+    transformer), and it lets the codes of a bar see which code sits in which column.
+    """
+    run = run or TrainRun()
+    fresh = _init_prior(config, prior.config.codebook_sizes, bank.config.embedding_dim)
+    model = EmotionCodePrior(**{**fresh.config, "inner_layers": config.prior_inner_layers})
+    init = torch.Generator().manual_seed(config.seed + 5)
+    frozen = {k: v for k, v in prior.state_dict().items() if not k.startswith(INNER_PARAMETERS)}
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.startswith("inner") and p.dim() > 1:
+                p.copy_(torch.randn(p.shape, generator=init) * 0.02)
+            elif name.startswith("inner") and "norm" not in name:
+                p.zero_()
+    model.load_state_dict({**model.state_dict(), **{k: v for k, v in fresh.state_dict().items() if k.startswith(INNER_PARAMETERS)}, **frozen})
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.startswith(INNER_PARAMETERS))
+    fit_config = FitConfig(steps=config.prior_inner_steps, lr=config.lr, weight_decay=0.05, max_grad_norm=1.0,
+                           pct_start=min(0.5, max(0.1, _one_cycle_start(config.prior_inner_steps))), log_every=100, seed=config.seed + 4, desc="prior in-bar")
+    result = run.fit("prior_inner", model, _prior_step(model, sequences, bank, config, run), fit_config)
+    return model.requires_grad_(True).to("cpu").eval(), result
 
 
 # ---------------------------------------------------------------------------------------------- critic
@@ -360,6 +405,13 @@ def train_music(output: str | os.PathLike[str], config: MusicTrainConfig | None 
             val_seq = encode_clips(vqvae, val, (0,))
             prior_scores = _prior_scores(prior, val_seq, bank)
         logger.info("prior done (%.1f min): %s", run.minutes["prior"], prior_scores)
+        history = {"vqvae": vq_fit.history, "prior": prior_fit.history}
+        if config.prior_inner_layers > 0:
+            with run.timed("prior_inner"):
+                prior, inner_fit = train_prior_inner(prior, sequences, bank, config, run)
+                prior_scores = {**_prior_scores(prior, val_seq, bank), "sum_head": prior_scores}
+                history["prior_inner"] = inner_fit.history
+            logger.info("prior in-bar phase done (%.1f min): %s", run.minutes["prior_inner"], prior_scores)
 
         with run.timed("critic"):
             critic, critic_fit = train_critic(train, val, bank, config, run)
@@ -371,7 +423,7 @@ def train_music(output: str | os.PathLike[str], config: MusicTrainConfig | None 
     pipe = EmoMusicPipeline(vqvae=vqvae, prior=prior, emotion_bank=bank, music_critic=critic)
     scores = {"vqvae": vq_scores, "prior": prior_scores, "critic": {**critic_val, "test": critic_test},
               "minutes": dict(run.minutes), "config": asdict(config), "data": {"train": len(train), "val": len(val), "test": len(test)},
-              "history": {"vqvae": vq_fit.history, "prior": prior_fit.history, "critic": critic_fit.history}}
+              "history": {**history, "critic": critic_fit.history}}
     finish_recipe(pipe, output, scores, music_model_card, run)
     return scores
 
@@ -383,12 +435,13 @@ def _prior_scores(prior: EmotionCodePrior, val_sequences: list[tuple[torch.Tenso
 
 
 #: Stages ``retrain_music_stage`` retrains on their own: the component folder each one replaces.
-MUSIC_STAGES: dict[str, str] = {"prior": "prior", "critic": "music_critic"}
+#: ``prior`` trains both phases of the prior, ``prior-inner`` only the second (on the folder's prior's bar transformer).
+MUSIC_STAGES: dict[str, str] = {"prior": "prior", "prior-inner": "prior", "critic": "music_critic"}
 
 
 def retrain_music_stage(output: str | os.PathLike[str], stage: str, config: MusicTrainConfig | None = None, data_root: str | None = None,
                         *, resume: bool = False, checkpoint_every: int | None = None) -> dict:
-    """Retrain one stage (``"prior"`` or ``"critic"``) of the music pipeline folder ``output``; the rest stays.
+    """Retrain one stage (``"prior"``, ``"prior-inner"`` or ``"critic"``) of the music pipeline folder ``output``; the rest stays.
 
     The prior learns the codes the folder's own VQ-VAE gives EMOPIA; the critic maps into the folder's own
     ``emotion_bank``. The new component replaces the old one (written beside it, then swapped), and
@@ -406,34 +459,50 @@ def retrain_music_stage(output: str | os.PathLike[str], stage: str, config: Musi
                "train it first without --only")
         raise InputError(msg)
     config = config or MusicTrainConfig()
+    if stage == "prior-inner" and config.prior_inner_layers == 0:
+        raise InputError("--only prior-inner trains the prior's in-bar transformer, but prior_inner_layers is 0")
+    path = output / "scores.json"
+    previous = json.loads(path.read_text()) if path.is_file() else {}
     run = TrainRun(checkpoint_dir=train_state_dir(output), resume=resume, checkpoint_every=checkpoint_every)
     train = load_music_clips("train", data_root, limit=config.max_clips)
     val = load_music_clips("val", data_root, limit=config.max_clips)
     bank = EmotionBank.from_pretrained(str(output), subfolder="emotion_bank").eval().requires_grad_(False)
-    with run.timed(stage):
-        if stage == "critic":
+    if stage == "critic":
+        with run.timed("critic"):
             test = load_music_clips("test", data_root, limit=config.max_clips)
             model, fit_result = train_critic(train, val, bank, config, run)
             test_true = np.array([QUADRANTS.index(c.quadrant) for c in test])
             val_score = fit_result.best_score if fit_result.best_score is not None else -1.0
             update = {"critic": {"val_quadrant_accuracy": val_score, "best_step": fit_result.best_step,
                                  "test": quadrant_scores(critic_predict(model, bank, [c.grid for c in test]), test_true)}}
+            history = {"critic": fit_result.history}
+    else:
+        vqvae = ElementVQVAE.from_pretrained(str(output), subfolder="vqvae")
+        sequences, val_seq = encode_clips(vqvae, train, config.transpositions), encode_clips(vqvae, val, (0,))
+        if stage == "prior":
+            with run.timed("prior"):
+                model, fit_result = train_prior(sequences, bank, config, vqvae.token_codebook_sizes, run)
+            history = {"prior": fit_result.history}
+            sum_head = _prior_scores(model, val_seq, bank)
         else:
-            vqvae = ElementVQVAE.from_pretrained(str(output), subfolder="vqvae")
-            model, fit_result = train_prior(encode_clips(vqvae, train, config.transpositions), bank, config, vqvae.token_codebook_sizes, run)
-            update = {"prior": _prior_scores(model, encode_clips(vqvae, val, (0,)), bank)}
-    logger.info("%s done (%.1f min): %s", stage, run.minutes[stage], update)
+            model, history = EmotionCodePrior.from_pretrained(str(output), subfolder="prior"), {}
+            sum_head = previous.get("prior", {}).get("sum_head", previous.get("prior"))
+        update = {"prior": sum_head}
+        if config.prior_inner_layers > 0:
+            with run.timed("prior_inner"):
+                model, fit_result = train_prior_inner(model, sequences, bank, config, run)
+            history["prior_inner"] = fit_result.history
+            update = {"prior": {**_prior_scores(model, val_seq, bank), "sum_head": sum_head}}
+    logger.info("%s done (%.1f min): %s", stage, sum(run.minutes.values()), update)
     replace_component(output, MUSIC_STAGES[stage], model)
 
-    path = output / "scores.json"
-    scores = json.loads(path.read_text()) if path.is_file() else {}
-    scores.update(update)
+    scores = {**previous, **update}
     minutes = scores.setdefault("minutes", {})
-    minutes[stage] = run.minutes[stage]
+    minutes.update(run.minutes)
     minutes["total"] = sum(v for k, v in minutes.items() if k != "total")
-    scores.setdefault("config", {}).update({k: v for k, v in asdict(config).items() if k.startswith(f"{stage}_")})
+    scores.setdefault("config", {}).update({k: v for k, v in asdict(config).items() if k.startswith(f"{stage.replace('-', '_')}_")})
     if "history" in scores:
-        scores["history"][stage] = fit_result.history
+        scores["history"].update(history)
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(scores, indent=2, sort_keys=True, default=list) + "\n")
     if run.checkpoint_dir is not None and run.accelerator.is_main_process:
