@@ -39,6 +39,15 @@ def music_model_card(output: Path, scores: dict) -> str:
     copy = config.get("prior_copy_bars", 0)
     copying = (f"; a copy term lets each code column repeat the code it held 1-{copy} bars back (a weight per distance, read from "
                "the head's input), so bars and parts of bars repeat as in music" if copy else "")
+    inner = config.get("prior_inner_layers", 0)
+    head = (f"an in-bar causal transformer over the bar's code columns ({inner} layers, so each code sees which code sits in which "
+            "column before it; trained in a second phase, on the first phase's frozen bar transformer, emotion projection and code tables)"
+            if inner else "an in-bar autoregressive head over the codes (each reading the sum of the codes chosen before it)")
+    inner_steps = f" (then {config['prior_inner_steps']} for the in-bar transformer)" if inner else ""
+    inner_minutes = f" + {minutes['prior_inner']:.1f} in-bar" if inner and "prior_inner" in minutes else ""
+    sum_head = prior.get("sum_head")
+    first_phase = (f" (the first phase, whose head reads the sum of the codes chosen before: {sum_head['val_nll_conditioned']:.4f} vs "
+                   f"{sum_head['val_nll_unconditional']:.4f}, {sum_head['val_quadrant_accuracy']:.1%} as a classifier)" if sum_head else "")
     return f"""# emogen music checkpoint (`EmoMusicPipeline`)
 
 Emotion-conditioned piano music (MIDI) with element-level control, trained from scratch by
@@ -47,7 +56,7 @@ Emotion-conditioned piano music (MIDI) with element-level control, trained from 
 | component | class | what it is | size |
 |---|---|---|---|
 | `vqvae` | `emogen.music.ElementVQVAE` | {layout}; one latent slice per element (rhythm, pitch, duration, velocity), each read by its own encoder from that element only, product-quantised into {codes} codes per bar (codebooks {books}); decoder heads read fixed slice subsets, bars decode in parallel | {_size(output / "vqvae")} |
-| `prior` | `emogen.music.EmotionCodePrior` | causal transformer over bars (d={config["prior_d_model"]}, {config["prior_layers"]} layers, {config["prior_bars"]}-bar window) with an in-bar autoregressive head over the codes; conditioned on the shared `EmotionCondition` embedding; trained at intensity 1 per quadrant, at the neutral point and with a null vector. Sampling weighs the step from neutral music to the emotion at intensity 1 on each code's log-probabilities by guidance x intensity, so intensity acts evenly{copying}{tied} | {_size(output / "prior")} |
+| `prior` | `emogen.music.EmotionCodePrior` | causal transformer over bars (d={config["prior_d_model"]}, {config["prior_layers"]} layers, {config["prior_bars"]}-bar window) with {head}; conditioned on the shared `EmotionCondition` embedding; trained at intensity 1 per quadrant, at the neutral point and with a null vector. Sampling weighs the step from neutral music to the emotion at intensity 1 on each code's log-probabilities by guidance x intensity, so intensity acts evenly{copying}{tied} | {_size(output / "prior")} |
 | `music_critic` | `emogen.music.MusicEmotionEncoder` | symbolic music emotion encoder into the shared emotion space (reranks `--candidates`): a bar encoder fused with a hand-made clip descriptor (key-profile mode and tonic-aligned pitch-class profile, interval and triad content, register, density, polyphony, velocity, durations, rhythm, bar repetition; `emogen.music.features.clip_descriptor`) | {_size(output / "music_critic")} |
 | `emotion_bank` | `emogen.emotion.EmotionBank` | the shared emotion space (untrained default bank, frozen) | {_size(output / "emotion_bank")} |
 
@@ -69,8 +78,8 @@ rescales playback).
 ```
 emogen train music --output checkpoints/music        # seed {config["seed"]}; --threads N for more CPU threads
 ```
-Steps: VQ-VAE {config["vq_steps"]}, prior {config["prior_steps"]}, critic {config["critic_steps"]}.
-{minutes["total"]:.1f} min (VQ-VAE {minutes["vqvae"]:.1f}, prior {minutes["prior"]:.1f}, critic {minutes["critic"]:.1f} min).
+Steps: VQ-VAE {config["vq_steps"]}, prior {config["prior_steps"]}{inner_steps}, critic {config["critic_steps"]}.
+{minutes["total"]:.1f} min (VQ-VAE {minutes["vqvae"]:.1f}, prior {minutes["prior"]:.1f}{inner_minutes}, critic {minutes["critic"]:.1f} min).
 
 ## Scores (`scores.json`, test split unless noted)
 - VQ-VAE reconstruction of the test bars: onset F1 at p > 0.3 **{vq["onset_f1"]:.3f}** (val {scores["vqvae"]["val"]["onset_f1"]:.3f}), pitch F1 (keys
@@ -82,7 +91,7 @@ Steps: VQ-VAE {config["vq_steps"]}, prior {config["prior_steps"]}, critic {confi
   that is {prior["val_nats_per_clip"]:.2f} nats per {config["prior_bars"]}-bar clip (a four-way label is worth at most {prior["val_label_entropy"]:.2f} nats, the
   entropy of the val clips' quadrants, against the average of the conditioned models, so the per-code gap is small
   by nature); used as a classifier (the quadrant whose condition makes a val clip likeliest) the prior names
-  {prior["val_quadrant_accuracy"]:.1%} of the val clips' quadrants (chance: the largest quadrant's share).
+  {prior["val_quadrant_accuracy"]:.1%} of the val clips' quadrants (chance: the largest quadrant's share){first_phase}.
 - Critic: 4-quadrant accuracy {critic["test"]["quadrant"]:.3f}, arousal {critic["test"]["arousal"]:.3f}, valence {critic["test"]["valence"]:.3f} (val {critic["val_quadrant_accuracy"]:.3f}).
 """
 
