@@ -38,17 +38,20 @@ def test_checkpoint_is_small_and_has_a_card():
     assert (path / "README.md").is_file() and (path / "scores.json").is_file()
 
 
-@pytest.mark.parametrize("emotion,sign", [("happy", 1.0), ("angry", 1.0), ("sad", -1.0), ("calm", -1.0)])
+# calm is left out: the critic's arousal of calm music is already as low at calm:0.25 as at calm:1 (-0.12 to -0.17 on
+# 24 clips), while its notes per second and velocity keep falling; its p(calm) rise is checked below
+@pytest.mark.parametrize("emotion,sign", [("happy", 1.0), ("angry", 1.0), ("sad", -1.0)])
 def test_higher_intensity_moves_critic_arousal(pipe, emotion, sign):
     low = np.mean([s["arousal"] for s in _critic(pipe, f"{emotion}:0.25")])
     high = np.mean([s["arousal"] for s in _critic(pipe, f"{emotion}:1")])
     assert sign * (high - low) > 0
 
 
-def test_higher_intensity_raises_critic_probability_of_target(pipe):
-    low = np.mean([s["p_happy"] for s in _critic(pipe, "happy:0.25")])
-    high = np.mean([s["p_happy"] for s in _critic(pipe, "happy:1")])
-    assert high > low
+@pytest.mark.parametrize("emotion", ["happy", "angry", "sad", "calm"])
+def test_higher_intensity_raises_critic_probability_of_target(pipe, emotion):
+    low = np.mean([s[f"p_{emotion}"] for s in _critic(pipe, f"{emotion}:0.25")])
+    high = np.mean([s[f"p_{emotion}"] for s in _critic(pipe, f"{emotion}:1")])
+    assert high > low + 0.05
 
 
 def test_va_spec_and_guidance(pipe):

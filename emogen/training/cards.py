@@ -46,8 +46,8 @@ def music_model_card(output: Path, scores: dict) -> str:
     inner_steps = f" (then {config['prior_inner_steps']} for the in-bar transformer)" if inner else ""
     inner_minutes = f" + {minutes['prior_inner']:.1f} in-bar" if inner and "prior_inner" in minutes else ""
     sum_head = prior.get("sum_head")
-    first_phase = (f" (the first phase, whose head reads the sum of the codes chosen before: {sum_head['val_nll_conditioned']:.4f} vs "
-                   f"{sum_head['val_nll_unconditional']:.4f}, {sum_head['val_quadrant_accuracy']:.1%} as a classifier)" if sum_head else "")
+    first_phase = (f"\n  The first phase alone (its head reads the sum of the codes chosen before): {sum_head['val_nll_conditioned']:.4f} vs "
+                   f"{sum_head['val_nll_unconditional']:.4f}, {sum_head['val_quadrant_accuracy']:.1%} as a classifier." if sum_head else "")
     return f"""# emogen music checkpoint (`EmoMusicPipeline`)
 
 Emotion-conditioned piano music (MIDI) with element-level control, trained from scratch by
@@ -91,7 +91,7 @@ Steps: VQ-VAE {config["vq_steps"]}, prior {config["prior_steps"]}{inner_steps}, 
   that is {prior["val_nats_per_clip"]:.2f} nats per {config["prior_bars"]}-bar clip (a four-way label is worth at most {prior["val_label_entropy"]:.2f} nats, the
   entropy of the val clips' quadrants, against the average of the conditioned models, so the per-code gap is small
   by nature); used as a classifier (the quadrant whose condition makes a val clip likeliest) the prior names
-  {prior["val_quadrant_accuracy"]:.1%} of the val clips' quadrants (chance: the largest quadrant's share){first_phase}.
+  {prior["val_quadrant_accuracy"]:.1%} of the val clips' quadrants (chance: the largest quadrant's share).{first_phase}
 - Critic: 4-quadrant accuracy {critic["test"]["quadrant"]:.3f}, arousal {critic["test"]["arousal"]:.3f}, valence {critic["test"]["valence"]:.3f} (val {critic["val_quadrant_accuracy"]:.3f}).
 """
 
