@@ -14,7 +14,8 @@ torch.set_num_threads(1)
 #: sha256 over (key name as before the backbone moved to emogen.modules, tensor bytes) of the shipped
 #: checkpoints/voice/denoiser (the RAVDESS + nEMO converter): loading must not change a tensor.
 SHIPPED_DENOISER_DIGEST = "a86ae25af3ac32e4e5612c5895a208a70a16a00e3760a53ac7d13e653c2f3f46"
-SHIPPED_PRIOR_DIGEST = "4fe0ec06f2e9a0da959fb0158051449724bf8fa67be366edd7f1e46a47ac3fce"
+#: The same over the shipped checkpoints/music/prior (with its in-bar transformer), stored with `null_emotion` as before.
+SHIPPED_PRIOR_DIGEST = "27922b1af7f1b19501c416e64941f4015f55d49123f69d4540a4c50078a2c072"
 
 
 def _digest(state: dict[str, torch.Tensor]) -> str:
