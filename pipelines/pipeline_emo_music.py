@@ -278,17 +278,18 @@ class EmoMusicPipeline(EmogenPipeline):
             ctx = torch.cat([context] * passes) if passes > 1 else context
             state = self.prior.hidden(ctx, emb, mask)[:, -1]
             chosen: list[torch.Tensor] = []
+            chosen_passes: list[torch.Tensor] = []  # the same codes repeated for every guidance pass
             cache: dict = {}  # the in-bar transformer's keys and values of this bar's columns so far
             for e in range(columns):
                 if forced is not None and e in keep:
                     code = forced[bar, e].expand(total)
                 else:
-                    logits = self.prior.element_logits(state, [torch.cat([c] * passes) if passes > 1 else c for c in chosen], e,
-                                                       history=ctx, cache=cache)
+                    logits = self.prior.element_logits(state, chosen_passes, e, history=ctx, cache=cache)
                     if guidance.do_guidance:
                         logits = guidance.combine_stacked(logits.float().log_softmax(-1))
                     code = self._sample_code(logits, temperature, column_top_k[e], generator).to(device)
                 chosen.append(code)
+                chosen_passes.append(torch.cat([code] * passes) if passes > 1 else code)
             codes = torch.cat([codes, torch.stack(chosen, -1)[:, None]], dim=1)
         # 6. decode all bars in parallel
         if isinstance(generator, list):
