@@ -5,8 +5,9 @@ autoregressive head inside each bar (the code columns in the VQ-VAE's layout ord
 then duration, then velocity codes), so 16 bars take 16 transformer passes. The in-bar head either sees the
 sum of the codes already chosen (``inner_layers=0``) or runs a small causal transformer over them
 (``inner_layers > 0``, the "depth transformer" of RQ-Transformer), which can tell which codes sit in which
-column and so keep the codes of one time slot consistent with each other. With ``copy_bars`` each head also weighs the codes its column held in the bars
-before (a pointer to earlier bars, so that bars and parts of bars can repeat as they do in music). The
+column and so keep the codes of one time slot consistent with each other. With ``copy_bars`` each head also
+weighs the codes its column held in the bars before (a pointer to earlier bars, so that bars and parts of
+bars can repeat as they do in music). The
 emotion enters as the shared :class:`~emogen.emotion.EmotionCondition` embedding, projected by an
 :class:`~emogen.modules.EmotionEmbedding` into a prefix token and added to every position; rows with
 ``mask == 0`` use its learned null vector instead (classifier-free guidance).

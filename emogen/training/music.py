@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -195,7 +196,7 @@ def _init_prior(config: MusicTrainConfig, token_sizes: list[int], emotion_dim: i
 
 
 def _prior_step(model: EmotionCodePrior, sequences: list[tuple[torch.Tensor, str]], bank: EmotionBank, config: MusicTrainConfig,
-                run: TrainRun):
+                run: TrainRun) -> Callable[[int, torch.Generator], dict[str, torch.Tensor]]:
     """The prior's training step: a batch of random ``prior_bars`` windows, each conditioned on its category at
     intensity 1 (``prior_null_p`` of rows nulled, ``prior_neutral_p`` at the neutral point); the loss is the
     summed cross-entropy of the codes of valid bars."""
@@ -264,7 +265,7 @@ def train_prior_inner(prior: EmotionCodePrior, sequences: list[tuple[torch.Tenso
     """
     run = run or TrainRun()
     fresh = _init_prior(config, prior.config.codebook_sizes, bank.config.embedding_dim)
-    model = EmotionCodePrior(**{**fresh.config, "inner_layers": config.prior_inner_layers})
+    model = EmotionCodePrior(**{**{k: v for k, v in fresh.config.items() if not k.startswith("_")}, "inner_layers": config.prior_inner_layers})
     init = torch.Generator().manual_seed(config.seed + 5)
     frozen = {k: v for k, v in prior.state_dict().items() if not k.startswith(INNER_PARAMETERS)}
     with torch.no_grad():
