@@ -127,7 +127,7 @@ class EmotionCodePrior(ModelMixin, ConfigMixin):
         for i, table in enumerate(self.code_embeddings):
             tokens = tokens + table(codes[..., i])
         x = torch.cat([cond[:, None], tokens], dim=1) + self.position[None, : t + 1] + cond[:, None]
-        causal = torch.triu(torch.full((t + 1, t + 1), float("-inf"), device=codes.device), diagonal=1)
+        causal = nn.Transformer.generate_square_subsequent_mask(t + 1, device=codes.device)
         return self.norm(self.transformer(x, mask=causal, is_causal=True))
 
     def element_logits(self, state: torch.Tensor, chosen: list[torch.Tensor], element: int,
@@ -180,7 +180,7 @@ class EmotionCodePrior(ModelMixin, ConfigMixin):
     def _inner(self, inputs: torch.Tensor) -> torch.Tensor:
         """In-bar transformer outputs `(N, E, d)` for inputs `(N, E, d)`: output ``e`` sees inputs ``<= e``."""
         e = inputs.shape[1]
-        causal = torch.triu(torch.full((e, e), float("-inf"), device=inputs.device), diagonal=1)
+        causal = nn.Transformer.generate_square_subsequent_mask(e, device=inputs.device)
         return self.inner(inputs + self.inner_position[:e], mask=causal, is_causal=True)
 
     def _head(self, element: int, h: torch.Tensor) -> torch.Tensor:
