@@ -190,6 +190,9 @@ def main() -> None:
             ratio = g / r if r != 0 else float("inf") if g != 0 else 1.0
             stats_table[q][f] = {"generated": g, "real": r, "ratio": ratio, "within": bool(abs(ratio - 1) <= WITHIN)}
     within_count = sum(v["within"] for q in QUADRANTS for v in stats_table[q].values())
+    # key mode (major minus minor key-profile correlation): a difference, not a ratio (real means sit near 0)
+    mode_table = {q: {"generated": float(np.mean([all_statistics(n)["mode"] for n in gen_notes[(cat, 1.0)]])),
+                      "real": float(np.mean([all_statistics(n)["mode"] for n in real_test[q]]))} for q, cat in zip(QUADRANTS, CATEGORIES)}
     # where intensity has a distance to cover: the quadrant's real mean vs that of all real test clips (a=0 is average music)
     real_all = [clip_statistics(n) for q in QUADRANTS for n in real_test[q]]
     real_shift = {cat: {f: stats_table[q][f]["real"] / float(np.mean([x[f] for x in real_all])) - 1.0 for f in CLIP_STATISTIC_NAMES}
@@ -294,6 +297,7 @@ def main() -> None:
     for f in CLIP_STATISTIC_NAMES:
         cells = [stats_table[q][f] for q in QUADRANTS]
         print(f"| {f} | " + " | ".join(f"{c['generated']:.2f} / {c['real']:.2f} = {c['ratio']:.2f}{'*' if c['within'] else ''}" for c in cells) + " |")
+    print("| key mode (major - minor correlation) | " + " | ".join(f"{mode_table[q]['generated']:+.3f} / {mode_table[q]['real']:+.3f}" for q in QUADRANTS) + " |")
 
     print(f"\nelement transfer ({int(nonempty.sum())} test bars, each given another bar's codes of one element): how far each "
           "element's statistic moved toward the other bar's (1 = all the way, 0 = not at all)")
@@ -316,7 +320,7 @@ def main() -> None:
     print(f"(benchmark took {(time.time() - t0) / 60:.1f} min)")
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"vqvae_test": vq_test, "element_transfer": transfer, "prior_val_nll": nll, "critic_real": critic_real, "judge_real": judge_real, "control": control, "control_mean": control_mean,
+    out.write_text(json.dumps({"vqvae_test": vq_test, "element_transfer": transfer, "prior_val_nll": nll, "key_mode": mode_table, "critic_real": critic_real, "judge_real": judge_real, "control": control, "control_mean": control_mean,
                                "judge_real_per_quadrant": real_per_quadrant, "judge_standard_error": {"generated": se_generated, "real": se_real}, "intensity": intensity, "monotone": mono,
                                "overlapping_area": oa, "copied_run_generated": gen_runs, "copied_run_real": real_runs,
                                "seconds_16_bars": speed, "checks": checks, "args": vars(args),
