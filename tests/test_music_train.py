@@ -79,3 +79,13 @@ def test_only_prior_inner_trains_the_in_bar_transformer_on_frozen_bar_states(dat
     assert any(not torch.equal(state[k], before[k]) for k in before if k.startswith("inner."))
     scores = json.loads((out / "scores.json").read_text())
     assert scores["prior"]["sum_head"] == sum_head and scores["config"]["prior_inner_steps"] == 3
+
+
+def test_prior_dropout_reaches_the_prior():
+    from emogen.training.music import MusicTrainConfig, _init_prior
+
+    config = MusicTrainConfig(prior_d_model=32, prior_layers=1, prior_heads=2, prior_dropout=0.3)
+    prior = _init_prior(config, [8, 8, 8, 8], 16)
+    assert prior.config["dropout"] == 0.3
+    assert all(layer.dropout.p == 0.3 for layer in prior.transformer.layers)
+    assert MusicTrainConfig().prior_dropout == 0.1  # the shipped prior's

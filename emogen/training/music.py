@@ -57,6 +57,7 @@ class MusicTrainConfig:
     prior_heads: int = 4
     prior_bars: int = 16
     prior_steps: int = 3000
+    prior_dropout: float = 0.1  # in both phases; 0.3 lowers the validation NLL (3.213 -> 3.128) but its music is more caricatured (the card)
     prior_batch: int = 48
     prior_null_p: float = 0.1
     prior_tie_embeddings: bool = True  # one table per code column for input, in-bar input and output
@@ -179,7 +180,7 @@ def _init_prior(config: MusicTrainConfig, token_sizes: list[int], emotion_dim: i
     init = torch.Generator().manual_seed(config.seed + 3)
     model = EmotionCodePrior(codebook_sizes=list(token_sizes), emotion_dim=emotion_dim, d_model=config.prior_d_model,
                              num_layers=config.prior_layers, num_heads=config.prior_heads, max_bars=config.prior_bars,
-                             tie_embeddings=config.prior_tie_embeddings, copy_bars=config.prior_copy_bars)
+                             tie_embeddings=config.prior_tie_embeddings, copy_bars=config.prior_copy_bars, dropout=config.prior_dropout)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.startswith("copy_"):  # start from the plain prior: no copying until it pays
