@@ -103,6 +103,7 @@ def main() -> None:
     parser.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the pipeline's)")
     parser.add_argument("--candidates", type=int, default=1, help="critic rerank candidates per clip")
     parser.add_argument("--top-k", type=int, default=None, help="keep the k likeliest codes when sampling (default: the pipeline's)")
+    parser.add_argument("--key-guidance", type=float, default=None, help="weight of the key guide (default: the pipeline's; 0 = off)")
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--json", default="runs/music_bench/results.json", help="where to write the numbers")
@@ -120,6 +121,8 @@ def main() -> None:
         kwargs["guidance_scale"] = args.guidance
     if args.top_k is not None:
         kwargs["top_k"] = args.top_k
+    if args.key_guidance is not None:
+        kwargs["key_guidance"] = args.key_guidance
     t0 = time.time()
 
     # 1. recognition on real test clips
@@ -203,8 +206,11 @@ def main() -> None:
     # (real means sit near 0); real = the test clips, the end of the pool
     mode_col, gen_ends = REALISM_FEATURES.index("mode"), np.cumsum([len(gen_notes[(cat, 1.0)]) for cat in CATEGORIES])
     test_modes, test_quadrants = pool_stats[len(val_grids) :, mode_col], np.array([c.quadrant for c in test_grids])
-    mode_table = {q: {"generated": float(gen_stats_x[end - len(gen_notes[(cat, 1.0)]) : end, mode_col].mean()),
-                      "real": float(test_modes[test_quadrants == q].mean())} for q, cat, end in zip(QUADRANTS, CATEGORIES, gen_ends)}
+    mode_table = {}
+    for q, cat, end in zip(QUADRANTS, CATEGORIES, gen_ends):
+        generated_modes, real_modes = gen_stats_x[end - len(gen_notes[(cat, 1.0)]) : end, mode_col], test_modes[test_quadrants == q]
+        mode_table[q] = {"generated": float(generated_modes.mean()), "real": float(real_modes.mean()),
+                         "generated_minor": float((generated_modes < 0).mean()), "real_minor": float((real_modes < 0).mean())}
     halves = np.random.default_rng(args.seed).permutation(len(pool))
     realism_real = realism_accuracy(pool_stats[halves[: len(pool) // 2]], pool_stats[halves[len(pool) // 2 :]], seed=args.seed)
     sweep = {}
@@ -215,8 +221,9 @@ def main() -> None:
             probs = critic_probabilities(pipe.music_critic, pipe.emotion_bank, grids) if pipe.music_critic is not None else np.full((len(grids), 4), np.nan)
             st = [clip_statistics(n) for n in gen_notes[(cat, a)]]
             rows.append({"intensity": a, "critic_target": float(np.mean(probs[:, k])),
-                         **{f: float(np.mean([x[f] for x in st])) for f in CLIP_STATISTIC_NAMES}})
-        shape = {m: sweep_shape(np.array(SWEEP), np.array([r[m] for r in rows])) for m in ("critic_target", *CLIP_STATISTIC_NAMES)}
+                         **{f: float(np.mean([x[f] for x in st])) for f in CLIP_STATISTIC_NAMES},
+                         "minor_share": float(np.mean([all_statistics(n)["mode"] < 0 for n in gen_notes[(cat, a)]]))})
+        shape = {m: sweep_shape(np.array(SWEEP), np.array([r[m] for r in rows])) for m in ("critic_target", *CLIP_STATISTIC_NAMES, "minor_share")}
         sweep[cat] = {"levels": rows, "shape": shape}
 
     # 6. speed
@@ -301,6 +308,7 @@ def main() -> None:
         cells = [stats_table[q][f] for q in QUADRANTS]
         print(f"| {f} | " + " | ".join(f"{c['generated']:.2f} / {c['real']:.2f} = {c['ratio']:.2f}{'*' if c['within'] else ''}" for c in cells) + " |")
     print("| key mode (major - minor correlation) | " + " | ".join(f"{mode_table[q]['generated']:+.3f} / {mode_table[q]['real']:+.3f}" for q in QUADRANTS) + " |")
+    print("| share of clips in minor (key mode < 0) | " + " | ".join(f"{mode_table[q]['generated_minor']:.2f} / {mode_table[q]['real_minor']:.2f}" for q in QUADRANTS) + " |")
 
     print(f"\nelement transfer ({int(nonempty.sum())} test bars, each given another bar's codes of one element): how far each "
           "element's statistic moved toward the other bar's (1 = all the way, 0 = not at all)")
@@ -315,7 +323,7 @@ def main() -> None:
     print("| emotion | measure | values | rho | largest step | real quadrant vs all real |")
     print("|---|---|---|---|---|---|")
     for cat in CATEGORIES:
-        for m in ("critic_target", *CLIP_STATISTIC_NAMES):
+        for m in ("critic_target", *CLIP_STATISTIC_NAMES, "minor_share"):
             vals = " / ".join(f"{r[m]:.2f}" for r in sweep[cat]["levels"])
             sh = sweep[cat]["shape"][m]
             shift = f"{real_shift[cat][m]:+.0%}" if m in real_shift[cat] else ""

@@ -18,6 +18,7 @@ EXAMPLES = [
     "emogen music --emotion sad:0.8 --bars 16 -o sad.wav --plot roll.png",
     "emogen music -e sad:1 --bars 8 --candidates 4 --wav sad.wav -o sad.mid",
     "emogen music -e va:0.6,-0.4 --guidance 3 --tempo 90 -o calm.mid",
+    "emogen music -e sad:0.8 --key 'D minor' -o sad_d.mid",
     "emogen music --emotion auto --from voice.wav -o matching.mid",
     "emogen music transfer --input a.mid --emotion sad:0.8 --elements pitch,velocity -o b.mid",
 ]
@@ -35,6 +36,8 @@ BarsOpt = Annotated[int, typer.Option("--bars", "-b", help="Bars to generate (4/
 GuidanceOpt = Annotated[float | None, typer.Option("--guidance", "-g", help="Weight of the step from neutral music to the emotion (default 2; 1 = the model's own music for it, more exaggerates, 0 = neutral); intensity scales it.", show_default=False)]
 TempoOpt = Annotated[float | None, typer.Option("--tempo", help="Tempo of the output in quarter notes per minute, 20-300 (default 120; transfer keeps the input's).")]
 CandidatesOpt = Annotated[int, typer.Option("--candidates", "-n", help="Generate N candidates and keep the one the music critic finds closest to the emotion (1-64).")]
+KeyOpt = Annotated[str | None, typer.Option("--key", help="Key to write in, e.g. 'A minor', 'F#' or 'Bbm' (default: drawn for the emotion, minor as often as in the emotion's EMOPIA quadrant).", show_default=False)]
+KeyGuidanceOpt = Annotated[float, typer.Option("--key-guidance", help="How strongly the pitch codes are held to the key, 0-10 (0 = off: the model's own key, mostly major).")]
 TemperatureOpt = Annotated[float, typer.Option("--temperature", help="Sampling temperature (0.05-3).")]
 WavOpt = Annotated[Path | None, typer.Option("--wav", help="Also render the music as piano audio (44.1 kHz, the shipped soundfont piano) to this .wav file.")]
 PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Also draw the music as a piano roll (pitch by bars, velocity as colour) to this .png file.")]
@@ -107,8 +110,23 @@ def _write(out, output: Path, wav: Path | None, plot: Path | None, title: str, q
         return
     scores = out.critic_scores[0]
     critic = f"; critic valence {scores['valence']:+.2f}, arousal {scores['arousal']:+.2f}" if scores else ""
+    key = f", {out.key_names[0]}" if out.key_names else ""
     also = " and ".join(str(p) for p in (wav, plot) if p is not None)
-    typer.echo(f"wrote {output} ({out.codes.shape[1]} bars, {len(seq.events)} notes, {out.tempo:g} bpm{critic})" + (f" and {also}" if also else ""))
+    typer.echo(f"wrote {output} ({out.codes.shape[1]} bars, {len(seq.events)} notes{key}, {out.tempo:g} bpm{critic})" + (f" and {also}" if also else ""))
+
+
+def _check_key(key: str | None, key_guidance: float) -> None:
+    """Refuse an unknown ``--key`` (or one that ``--key-guidance 0`` would ignore) before any model loads."""
+    if key is None:
+        return
+    from emogen.music.key_guide import parse_key
+
+    if key_guidance == 0:
+        raise InputError(f"--key {key!r} is written through the key guide, which --key-guidance 0 turns off; drop one of them")
+    try:
+        parse_key(key)
+    except ValueError as err:
+        raise InputError(str(err)) from None
 
 
 def _resolve_emotion(spec: EmotionSpec, from_voice: Path | None, quiet: bool) -> EmotionSpec:
@@ -141,6 +159,8 @@ def music(
     tempo: TempoOpt = None,
     candidates: CandidatesOpt = 1,
     temperature: TemperatureOpt = 1.0,
+    key: KeyOpt = None,
+    key_guidance: KeyGuidanceOpt = 1.0,
     wav: WavOpt = None,
     plot: PlotOpt = None,
     checkpoint: CheckpointOpt = None,
@@ -165,12 +185,13 @@ def music(
 
     guidance = DEFAULT_GUIDANCE if guidance is None else guidance
     spec = _resolve_emotion(EmotionSpec.parse(emotion), from_voice, quiet)
-    EmoMusicPipeline.check_inputs(bars, 1, candidates, guidance, temperature, tempo, None)
+    EmoMusicPipeline.check_inputs(bars, 1, candidates, guidance, temperature, tempo, None, key_guidance=key_guidance)
+    _check_key(key, key_guidance)
     output = _check_outputs(output, wav, plot)
     pipe = _load_pipeline(checkpoint, device, quiet)
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     out = pipe(spec, num_bars=bars, num_candidates=candidates, guidance_scale=guidance, temperature=temperature,
-               tempo=tempo, generator=generator)
+               tempo=tempo, key=key, key_guidance=key_guidance, generator=generator)
     _write(out, output, wav, plot, spec.format(), quiet)
 
 
@@ -185,6 +206,8 @@ def transfer(
     guidance: GuidanceOpt = None,
     tempo: TempoOpt = None,
     candidates: CandidatesOpt = 1,
+    key: KeyOpt = None,
+    key_guidance: KeyGuidanceOpt = 1.0,
     wav: WavOpt = None,
     plot: PlotOpt = None,
     checkpoint: CheckpointOpt = None,
@@ -206,7 +229,8 @@ def transfer(
     chosen = [e.strip().lower() for e in elements.split(",") if e.strip()]
     if not chosen:
         raise InputError("--elements is empty; name at least one of rhythm, pitch, duration, velocity")
-    EmoMusicPipeline.check_inputs(1, 1, candidates, guidance, 1.0, tempo, chosen)
+    EmoMusicPipeline.check_inputs(1, 1, candidates, guidance, 1.0, tempo, chosen, key_guidance=key_guidance)
+    _check_key(key, key_guidance)
     output = _check_outputs(output, wav, plot)
     reference = events_from_score(load_midi(input))
     if not reference.events:
@@ -214,5 +238,5 @@ def transfer(
     pipe = _load_pipeline(checkpoint, device, quiet)
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     out = pipe(spec, reference=reference, transfer_elements=chosen, num_candidates=candidates, guidance_scale=guidance,
-               tempo=tempo, generator=generator)
+               tempo=tempo, key=key, key_guidance=key_guidance, generator=generator)
     _write(out, output, wav, plot, f"{spec.format()} ({', '.join(chosen)})", quiet)

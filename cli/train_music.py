@@ -17,6 +17,7 @@ EXAMPLES = [
     "emogen train music --output checkpoints/music --only critic   # retrain the critic, keep VQ-VAE and prior",
     "emogen train music --output checkpoints/music --only prior    # retrain the prior on the folder's VQ-VAE codes",
     "emogen train music --output checkpoints/music --only prior-inner   # retrain only the prior's in-bar transformer",
+    "emogen train music --output checkpoints/music --only key      # refit the key guide on the folder's VQ-VAE codes",
     "accelerate launch -m emogen.cli.main train music --output runs/music-gpu",
 ]
 
@@ -26,6 +27,7 @@ class Stage(str, Enum):
 
     prior = "prior"
     prior_inner = "prior-inner"
+    key = "key"
     critic = "critic"
 
 
@@ -49,7 +51,7 @@ def train_music_command(
     plus scores.json (reconstruction, prior likelihood, critic test accuracy, minutes) and the model card.
     Each stage checkpoints every --checkpoint-every steps; --resume continues from there.
     --only critic / --only prior retrains just that model of an existing folder (the others untouched);
-    --only prior-inner retrains the prior's second phase on the folder's prior.
+    --only prior-inner retrains the prior's second phase on the folder's prior; --only key refits the key guide.
     """
     from emogen.training.music import MusicTrainConfig, retrain_music_stage, train_music
 

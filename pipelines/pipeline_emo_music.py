@@ -22,28 +22,35 @@ from emogen.emotion import EmotionBank, EmotionCondition, EmotionSpec
 from emogen.errors import InputError
 from emogen.modules.guidance import CompositionalGuidance
 from emogen.music.critic import MusicEmotionEncoder
-from emogen.music.features import ELEMENTS
+from emogen.music.features import ELEMENTS, clip_keys
+from emogen.music.key_guide import KeyCodeGuide, format_key, parse_key
 from emogen.music.prior import EmotionCodePrior
 from emogen.music.representation import BarGrid, EventSequence, events_from_grid, events_to_midi, grid_from_events
 from emogen.music.vqvae import ElementVQVAE
 from emogen.pipeline_utils import EmogenPipeline, EmogenPipelineOutput
 from emogen.utils import atomic_output, make_generators
 
-__all__ = ["DEFAULT_GUIDANCE", "DEFAULT_TOP_K", "TOP_K_ELEMENTS", "EmoMusicPipeline", "MusicPipelineOutput", "MAX_BARS"]
+__all__ = ["DEFAULT_GUIDANCE", "DEFAULT_KEY_GUIDANCE", "DEFAULT_TOP_K", "DEFAULT_TOP_K_WITH_KEY", "TOP_K_ELEMENTS", "EmoMusicPipeline", "MusicPipelineOutput", "MAX_BARS"]
 
 #: Longest piece one call generates (bars); longer requests are refused with a clear error.
 MAX_BARS = 512
 #: The default weight of the step from neutral music to the emotion (``guidance_scale``, ``--guidance``).
 DEFAULT_GUIDANCE = 2.0
-#: Pitch codes are drawn from the 20 likeliest of each column: with 32 codes a bar sampled one by one, the
-#: long tail of unlikely pitch codes otherwise makes the music far more chromatic than EMOPIA's (pitch-class
-#: entropy overlap 0.24 with all codes, 0.72 with the top 20; realism classifier 0.92 -> 0.83; measured on
-#: the 32-code model; with today's 40 codes, top 10 instead of 20 lowered the judge's accuracy, 0.660 -> 0.635).
+#: Without a key guide, pitch codes are drawn from the 20 likeliest of each column: with 32 codes a bar sampled one
+#: by one, the long tail of unlikely pitch codes otherwise makes the music far more chromatic than EMOPIA's
+#: (pitch-class entropy overlap 0.24 with all codes, 0.72 with the top 20; realism classifier 0.92 -> 0.83; measured
+#: on the 32-code model; with today's 40 codes, top 10 instead of 20 lowered the judge's accuracy, 0.660 -> 0.635).
 DEFAULT_TOP_K = 20
+#: With a key guide, all codes: the guide's log-ratios already hold the pitch codes to the key, and truncating them as
+#: well leaves the music too diatonic (val clips, 40 a quadrant: pitch-class entropy 2.12 with the top 20 against
+#: 2.52 with all codes and 2.69 real; realism classifier 0.89 against 0.80).
+DEFAULT_TOP_K_WITH_KEY = 0
 #: The elements whose codes ``top_k`` truncates. Rhythm, duration and velocity codes are drawn from the full
 #: distribution: truncating them favours their commonest codes, the emptiest bars, and the music came out
 #: at 0.5-0.6 of real note density for Q1, Q3, Q4 (with them drawn in full: 0.74-0.91 on the validation clips).
 TOP_K_ELEMENTS = ("pitch",)
+#: The default weight of the key guide's log-ratios on the codes it steers (``key_guidance``, ``--key-guidance``).
+DEFAULT_KEY_GUIDANCE = 1.0
 
 
 @dataclass
@@ -57,12 +64,14 @@ class MusicPipelineOutput(EmogenPipelineOutput):
         tempo (`float`): tempo written to the MIDI files (quarter notes per minute).
         critic_scores (`list[dict[str, float]]`): the music critic's reading of each piece (valence,
             arousal, probability of the target category, projected intensity), empty without a critic.
+        key_names (`list[str]`): the key each piece was steered to (e.g. ``"A minor"``), empty without key guidance.
     """
 
     sequences: list[EventSequence]
     codes: torch.Tensor
     tempo: float
     critic_scores: list[dict[str, float]]
+    key_names: list[str] = ()
 
     def save(self, path: str | os.PathLike[str], index: int = 0) -> Path:
         """Write piece ``index`` atomically: ``.mid``/``.midi`` as MIDI, ``.wav`` as rendered piano audio."""
@@ -97,6 +106,8 @@ class EmoMusicPipeline(EmogenPipeline):
         prior ([`~emogen.music.EmotionCodePrior`]): emotion-conditioned transformer over bar codes.
         emotion_bank ([`~emogen.emotion.EmotionBank`]): the shared emotion space.
         music_critic ([`~emogen.music.MusicEmotionEncoder`], *optional*): reranks candidates and scores outputs.
+        key_guide ([`~emogen.music.key_guide.KeyCodeGuide`], *optional*): draws each piece's key for the emotion and
+            steers the pitch codes to it.
 
     Example:
         >>> import torch
@@ -106,7 +117,7 @@ class EmoMusicPipeline(EmogenPipeline):
         >>> out.save("happy.mid")  # doctest: +SKIP
     """
 
-    _optional_components = ["music_critic"]
+    _optional_components = ["music_critic", "key_guide"]
     model_cpu_offload_seq = "prior->vqvae"
 
     def __init__(
@@ -115,14 +126,16 @@ class EmoMusicPipeline(EmogenPipeline):
         prior: EmotionCodePrior,
         emotion_bank: EmotionBank,
         music_critic: MusicEmotionEncoder | None = None,
+        key_guide: KeyCodeGuide | None = None,
     ) -> None:
         super().__init__()
-        self.register_modules(vqvae=vqvae, prior=prior, emotion_bank=emotion_bank, music_critic=music_critic)
+        self.register_modules(vqvae=vqvae, prior=prior, emotion_bank=emotion_bank, music_critic=music_critic, key_guide=key_guide)
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
     def check_inputs(num_bars: int, batch_size: int, num_candidates: int, guidance_scale: float, temperature: float,
-                     tempo: float | None, transfer_elements: list[str] | None, onset_sharpness: float = 1.0) -> None:
+                     tempo: float | None, transfer_elements: list[str] | None, onset_sharpness: float = 1.0,
+                     key_guidance: float = 0.0) -> None:
         """Validate the call arguments, raising :class:`~emogen.errors.InputError` with the fix."""
         if not isinstance(num_bars, int) or not 1 <= num_bars <= MAX_BARS:
             msg = f"bars must be an integer in [1, {MAX_BARS}], got {num_bars!r}"
@@ -141,6 +154,9 @@ class EmoMusicPipeline(EmogenPipeline):
             raise InputError(msg)
         if not math.isfinite(onset_sharpness) or not 0.1 <= onset_sharpness <= 10:
             msg = f"onset_sharpness must be in [0.1, 10], got {onset_sharpness!r}"
+            raise InputError(msg)
+        if not math.isfinite(key_guidance) or not 0 <= key_guidance <= 10:
+            msg = f"key guidance must be a number in [0, 10], got {key_guidance!r}; 0 turns it off"
             raise InputError(msg)
         if tempo is not None and (not math.isfinite(tempo) or not 20 <= tempo <= 300):
             msg = f"tempo must be between 20 and 300 quarter notes per minute, got {tempo!r}"
@@ -203,9 +219,11 @@ class EmoMusicPipeline(EmogenPipeline):
         num_candidates: int = 1,
         guidance_scale: float = DEFAULT_GUIDANCE,
         temperature: float = 1.0,
-        top_k: int = DEFAULT_TOP_K,
+        top_k: int | None = None,
         onset_sharpness: float = 1.5,
         intensity_guidance: float = 1.0,
+        key_guidance: float = DEFAULT_KEY_GUIDANCE,
+        key: str | None = None,
         tempo: float | None = None,
         reference: EventSequence | BarGrid | None = None,
         transfer_elements: list[str] | None = None,
@@ -225,12 +243,18 @@ class EmoMusicPipeline(EmogenPipeline):
                 (log p(emotion) - log p(neutral))`` for intensity ``a`` (1 = the prior's own music for the emotion,
                 larger values exaggerate it, 0 = neutral music whatever the emotion).
             temperature (`float`, *optional*, defaults to 1.0): sampling temperature of codes and notes.
-            top_k (`int`, *optional*, defaults to 20): keep the k likeliest codes of each pitch column (0 = all;
-                the other elements' codes are always drawn from their full distribution, see ``TOP_K_ELEMENTS``).
+            top_k (`int`, *optional*): keep the k likeliest codes of each pitch column (0 = all; the other elements'
+                codes are always drawn from their full distribution, see ``TOP_K_ELEMENTS``). Defaults to all codes
+                when the key guide steers the pitch codes, else to the 20 likeliest.
             onset_sharpness (`float`, *optional*, defaults to 1.5): how strongly each bar's notes go to the
                 decoder's likeliest cells (1 = plain sampling; the number of notes is unchanged).
             intensity_guidance (`float`, *optional*, defaults to 1.0): the power ``p`` above: 1 = the weight grows
                 linearly with the intensity; larger values hold low intensities closer to neutral music.
+            key_guidance (`float`, *optional*, defaults to 1.0): weight of the key guide's log-ratios on the pitch
+                codes (0 = off; no effect without a ``key_guide``).
+            key (`str`, *optional*): the key to write in, e.g. ``"A minor"`` or ``"F#"``; by default each piece's key
+                is drawn for the emotion (a uniform tonic, minor as often as in the emotion's quadrant of EMOPIA, or
+                with a reference, the reference's tonic). Needs a ``key_guide``.
             tempo (`float`, *optional*): tempo of the written MIDI; defaults to the data's 120 bpm (or the
                 reference's tempo).
             reference (`EventSequence` or `BarGrid`, *optional*): a piece whose elements are kept except
@@ -247,7 +271,18 @@ class EmoMusicPipeline(EmogenPipeline):
             transfer_elements = list(transfer_elements or ["pitch", "velocity"])
             ref_grid = reference if isinstance(reference, BarGrid) else grid_from_events(reference)
             num_bars = min(max(ref_grid.num_bars, 1), MAX_BARS)
-        self.check_inputs(num_bars, batch_size, num_candidates, guidance_scale, temperature, tempo, transfer_elements, onset_sharpness)
+        self.check_inputs(num_bars, batch_size, num_candidates, guidance_scale, temperature, tempo, transfer_elements, onset_sharpness,
+                          key_guidance)
+        fixed_key = None
+        if key is not None:
+            if self.key_guide is None:
+                raise InputError("this music checkpoint has no key guide, so it cannot write in a chosen key; leave out the key")
+            if key_guidance == 0:
+                raise InputError(f"key {key!r} is written through the key guide, which key guidance 0 turns off; raise the key guidance")
+            try:
+                fixed_key = parse_key(key)
+            except ValueError as err:
+                raise InputError(str(err)) from None
         # 2. call parameters
         generator = make_generators(generator, batch_size)
         if isinstance(generator, list):  # one generator per piece drives all its candidates
@@ -268,6 +303,9 @@ class EmoMusicPipeline(EmogenPipeline):
         if reference is not None:
             forced = self.encode_reference(ref_grid)[:num_bars]
             keep = [i for i, (e, _) in enumerate(self.vqvae.code_layout) if e not in transfer_elements]
+        keys = self._piece_keys(condition, generator, fixed_key, ref_grid if reference is not None else None, key_guidance, total)
+        if top_k is None:
+            top_k = DEFAULT_TOP_K_WITH_KEY if keys is not None else DEFAULT_TOP_K
         # 4. prepare the code buffer; 5. the sampling loop over bars (the prior's steps)
         window = self.prior.config.max_bars
         columns = len(self.vqvae.code_layout)
@@ -287,6 +325,8 @@ class EmoMusicPipeline(EmogenPipeline):
                     logits = self.prior.element_logits(state, chosen_passes, e, history=ctx, cache=cache)
                     if guidance.do_guidance:
                         logits = guidance.combine_stacked(logits.float().log_softmax(-1))
+                    if keys is not None and self.key_guide.guides(e):
+                        logits = logits.float() + key_guidance * self.key_guide.bonus(e, keys).to(logits.device)
                     code = self._sample_code(logits, temperature, column_top_k[e], generator).to(device)
                 chosen.append(code)
                 chosen_passes.append(torch.cat([code] * passes) if passes > 1 else code)
@@ -309,9 +349,25 @@ class EmoMusicPipeline(EmogenPipeline):
         self.maybe_free_model_hooks()
         out_codes = codes[best].cpu()
         out_scores = [scores[i] for i in best]
+        out_keys = [format_key(keys[i]) for i in best] if keys is not None else []
         if not return_dict:
-            return (sequences, out_codes, out_tempo, out_scores)
-        return MusicPipelineOutput(sequences=sequences, codes=out_codes, tempo=out_tempo, critic_scores=out_scores)
+            return (sequences, out_codes, out_tempo, out_scores, out_keys)
+        return MusicPipelineOutput(sequences=sequences, codes=out_codes, tempo=out_tempo, critic_scores=out_scores, key_names=out_keys)
+
+    def _piece_keys(self, condition: EmotionCondition, generator, fixed_key: int | None, reference: BarGrid | None,
+                    key_guidance: float, total: int) -> torch.Tensor | None:
+        """`(total,)` key of each piece (``None`` without key guidance): ``fixed_key``, or drawn for the emotion by the
+        key guide (with a ``reference``, on the reference's tonic)."""
+        if self.key_guide is None or key_guidance == 0:
+            return None
+        if fixed_key is not None:
+            return torch.full((total,), fixed_key, dtype=torch.long)
+        vad = condition.vad.float().cpu()
+        keys = self.key_guide.draw_keys(vad[:, 0], vad[:, 1], condition.intensity, generator)
+        if reference is not None:
+            tonic = clip_keys(torch.from_numpy(reference.onsets)[None], torch.from_numpy(reference.durations.astype(np.int64))[None]) % 12
+            keys = 12 * (keys // 12) + tonic
+        return keys
 
     def _sample_bars_per_piece(self, codes: torch.Tensor, generators: list[torch.Generator], temperature: float, sharpness: float):
         """Decode each piece's bars with its own generator (when a list of generators is given)."""

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from emogen.cli.main import app
 from emogen.errors import InputError
 from emogen.music import soundfont
-from emogen.music.representation import EventSequence, NoteEvent
+from emogen.music.representation import DURATION_CLASSES, EventSequence, NoteEvent
 from emogen.music.soundfont import PEAK_CEILING, PIANO_SOUNDFONT, RELEASE_SECONDS, SAMPLE_RATE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -181,7 +181,8 @@ def test_cli_flac_and_plot_round_trip(tmp_path):
     assert result.exit_code == 0, result.output
     audio, rate = sf.read(str(out))
     assert rate == SAMPLE_RATE and audio.shape[1] == 2
-    assert 2 * 2.0 < len(audio) / rate <= 2 * 2.0 + 2.0 + RELEASE_SECONDS  # 2 bars, last notes may ring past bar 2
+    longest = max(DURATION_CLASSES) * 0.125  # seconds of the longest note at 120 bpm
+    assert 2 * 2.0 < len(audio) / rate <= 2 * 2.0 + longest + RELEASE_SECONDS  # 2 bars, a last note may ring past bar 2
     assert 0.02 < np.abs(audio).max() <= 1.0  # sad music is soft, but audible
     assert roll.stat().st_size > 1000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["roll.png", "sad.flac"]  # no temporary files left

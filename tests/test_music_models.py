@@ -130,8 +130,8 @@ def test_pipeline_batch_candidates_and_generator_list():
     assert tuple(out.codes.shape) == (2, 3, 4) and len(out.sequences) == 2
     with pytest.raises(ValueError, match="generators"):
         pipe("sad", num_bars=2, batch_size=2, generator=[torch.Generator()])
-    sequences, codes, tempo, scores = pipe("sad", num_bars=2, tempo=90, return_dict=False, generator=torch.Generator().manual_seed(0))
-    assert tempo == 90 and len(sequences) == 1
+    sequences, codes, tempo, scores, keys = pipe("sad", num_bars=2, tempo=90, return_dict=False, generator=torch.Generator().manual_seed(0))
+    assert tempo == 90 and len(sequences) == 1 and keys == []  # no key guide in the tiny pipeline
 
 
 @pytest.mark.parametrize("kwargs", [{"num_bars": 0}, {"num_bars": 100000}, {"guidance_scale": float("nan")},

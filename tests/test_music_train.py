@@ -20,13 +20,15 @@ def test_train_music_small_writes_a_loadable_pipeline(data_root, tmp_path, monke
     assert scores["data"]["train"] == 24
     assert set(scores["prior"]["sum_head"]) >= {"val_nll_conditioned", "val_nll_unconditional"}  # the first phase's scores
     assert scores["minutes"]["prior_inner"] > 0 and "prior_inner" in scores["history"]
+    key = scores["key_guide"]
+    assert 0.0 <= key["val_mode_accuracy"] <= 1.0 and set(key["minor_share"]) == {"Q1", "Q2", "Q3", "Q4", "all"}
 
     from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline
 
     pipe = EmoMusicPipeline.from_pretrained(str(out))
     pipe.set_progress_bar_config(disable=True)
     music = pipe("sad:0.6", num_bars=3, generator=torch.Generator().manual_seed(0))
-    assert music.codes.shape[:2] == (1, 3)
+    assert music.codes.shape[:2] == (1, 3) and len(music.key_names) == 1
 
 
 def test_only_prior_and_only_critic_retrain_one_component(data_root, tmp_path, monkeypatch):
@@ -48,11 +50,16 @@ def test_only_prior_and_only_critic_retrain_one_component(data_root, tmp_path, m
     result = runner.invoke(app, ["train", "music", "--small", "--only", "critic", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert (out / "vqvae" / "diffusion_pytorch_model.safetensors").read_bytes() == vq_bytes
+    (out / "model_index.json").write_text(json.dumps({k: v for k, v in json.loads((out / "model_index.json").read_text()).items() if k != "key_guide"}))
+    result = runner.invoke(app, ["train", "music", "--small", "--only", "key", "-o", str(out)])  # a folder from before the key guide
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "model_index.json").read_text())["key_guide"] == ["emogen.music.key_guide", "KeyCodeGuide"]
+    assert (out / "vqvae" / "diffusion_pytorch_model.safetensors").read_bytes() == vq_bytes
 
     from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline
 
     pipe = EmoMusicPipeline.from_pretrained(str(out))
-    assert pipe.prior.config.tie_embeddings
+    assert pipe.prior.config.tie_embeddings and pipe.key_guide is not None
     pipe.set_progress_bar_config(disable=True)
     assert pipe("calm:0.5", num_bars=2, generator=torch.Generator().manual_seed(0)).codes.shape[:2] == (1, 2)
 

@@ -16,7 +16,8 @@ import torch.nn.functional as F
 
 from .representation import DURATION_CLASSES, NUM_PITCHES, NUM_VELOCITY_BINS, POSITIONS_PER_BAR
 
-__all__ = ["DESCRIPTOR_PARTS", "DESCRIPTOR_SIZE", "ELEMENTS", "ELEMENT_INPUT_SIZES", "REGISTER_SPLITS", "clip_descriptor", "element_inputs", "sounding_roll"]
+__all__ = ["DESCRIPTOR_PARTS", "DESCRIPTOR_SIZE", "ELEMENTS", "ELEMENT_INPUT_SIZES", "REGISTER_SPLITS", "clip_descriptor", "clip_keys", "element_inputs", "key_correlations",
+           "sounding_roll"]
 
 #: The musical elements, in the order of the latent slices and of the prior's tokens within a bar.
 ELEMENTS: tuple[str, ...] = ("rhythm", "pitch", "duration", "velocity")
@@ -96,12 +97,25 @@ def sounding_roll(onsets: torch.Tensor, durations: torch.Tensor) -> torch.Tensor
     return roll.clamp(max=1.0)
 
 
-def _key_features(hist: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Key-profile correlations of `(B, 12)` histograms -> `(B, 4)` key features and the `(B, 12)` tonal profile."""
+def key_correlations(hist: torch.Tensor) -> torch.Tensor:
+    """Correlations `(B, 2, 12)` of `(B, 12)` pitch-class histograms (C = 0) with the Krumhansl-Kessler profiles
+    of every key: axis 1 is the mode (0 major, 1 minor), axis 2 the tonic's pitch class."""
     profiles = torch.tensor(KEY_PROFILES, device=hist.device)
     rolled = torch.stack([torch.stack([p.roll(k) for k in range(12)]) for p in profiles])  # (2, 12 tonics, 12)
     z = lambda x: (x - x.mean(-1, keepdim=True)) / x.std(-1, unbiased=False, keepdim=True).clamp_min(1e-6)  # noqa: E731
-    corr = torch.einsum("bp,mkp->bmk", z(hist), z(rolled)) / 12.0  # (B, mode, tonic)
+    return torch.einsum("bp,mkp->bmk", z(hist.float()), z(rolled)) / 12.0
+
+
+def clip_keys(onsets: torch.Tensor, durations: torch.Tensor) -> torch.Tensor:
+    """Krumhansl-Schmuckler key of each of `(B, T, 16, 88)` clips, as ``12 * minor + tonic pitch class``
+    (`(B,)` in 0..23; C major is 0, A minor 21), from the pitch classes sounding at each sixteenth."""
+    hist = sounding_roll(onsets, durations).sum(1) @ _pitch_class_fold(onsets.device)
+    return key_correlations(hist).flatten(1).argmax(-1)
+
+
+def _key_features(hist: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Key-profile correlations of `(B, 12)` histograms -> `(B, 4)` key features and the `(B, 12)` tonal profile."""
+    corr = key_correlations(hist)  # (B, mode, tonic)
     best = corr.amax(-1)  # (B, 2)
     flat = corr.flatten(1).argmax(-1)
     minor, tonic = flat // 12, flat % 12

@@ -46,6 +46,17 @@ def music_model_card(output: Path, scores: dict) -> str:
     inner_steps = f" (then {config['prior_inner_steps']} for the in-bar transformer)" if inner else ""
     inner_minutes = f" + {minutes['prior_inner']:.1f} in-bar" if inner and "prior_inner" in minutes else ""
     sum_head = prior.get("sum_head")
+    key = scores.get("key_guide") or {}
+    shares = " / ".join(f"{key['minor_share'][q]:.0%}" for q in ("Q1", "Q2", "Q3", "Q4")) if key else ""
+    element, smoothing = config.get("key_element", "pitch"), config.get("key_smoothing", 20)
+    key_row = ("| `key_guide` | `emogen.music.key_guide.KeyCodeGuide` | draws each piece's key (a uniform tonic; minor with the share of "
+               f"minor training clips in the emotion's quadrant, {shares} for Q1-Q4, moved from all clips' {key['minor_share']['all']:.0%} "
+               f"by the intensity) and adds, for each {element} code, log p(key | code) / p(key) counted on the training bars under "
+               f"every transposition (smoothing {smoothing:g} bars) to the prior's log-probabilities, so the music keeps the drawn key "
+               f"and its mode; stored in float16 | {_size(output / 'key_guide')} |\n" if key else "")
+    key_minutes = f", key guide {minutes['key_guide']:.1f}" if "key_guide" in minutes else ""
+    key_scores = (f"\n- Key guide: its log-ratios summed over a val clip's codes name the clip's Krumhansl-Schmuckler key "
+                  f"{key['val_key_accuracy']:.1%} of the time and its mode {key['val_mode_accuracy']:.1%}." if key else "")
     first_phase = (f"\n  The first phase alone (its head reads the sum of the codes chosen before): {sum_head['val_nll_conditioned']:.4f} vs "
                    f"{sum_head['val_nll_unconditional']:.4f}, {sum_head['val_quadrant_accuracy']:.1%} as a classifier." if sum_head else "")
     return f"""# emogen music checkpoint (`EmoMusicPipeline`)
@@ -58,7 +69,7 @@ Emotion-conditioned piano music (MIDI) with element-level control, trained from 
 | `vqvae` | `emogen.music.ElementVQVAE` | {layout}; one latent slice per element (rhythm, pitch, duration, velocity), each read by its own encoder from that element only, product-quantised into {codes} codes per bar (codebooks {books}); decoder heads read fixed slice subsets, bars decode in parallel | {_size(output / "vqvae")} |
 | `prior` | `emogen.music.EmotionCodePrior` | causal transformer over bars (d={config["prior_d_model"]}, {config["prior_layers"]} layers, {config["prior_bars"]}-bar window) with {head}; conditioned on the shared `EmotionCondition` embedding; trained at intensity 1 per quadrant, at the neutral point and with a null vector. Sampling weighs the step from neutral music to the emotion at intensity 1 on each code's log-probabilities by guidance x intensity, so intensity acts evenly{copying}{tied} | {_size(output / "prior")} |
 | `music_critic` | `emogen.music.MusicEmotionEncoder` | symbolic music emotion encoder into the shared emotion space (reranks `--candidates`): a bar encoder fused with a hand-made clip descriptor (key-profile mode and tonic-aligned pitch-class profile, interval and triad content, register, density, polyphony, velocity, durations, rhythm, bar repetition; `emogen.music.features.clip_descriptor`) | {_size(output / "music_critic")} |
-| `emotion_bank` | `emogen.emotion.EmotionBank` | the shared emotion space (untrained default bank, frozen) | {_size(output / "emotion_bank")} |
+{key_row}| `emotion_bank` | `emogen.emotion.EmotionBank` | the shared emotion space (untrained default bank, frozen) | {_size(output / "emotion_bank")} |
 
 Total {folder_megabytes(output):.1f} MB (safetensors; the VQ-VAE and the prior in float16, loaded as float32).
 
@@ -79,7 +90,7 @@ rescales playback).
 emogen train music --output checkpoints/music        # seed {config["seed"]}; --threads N for more CPU threads
 ```
 Steps: VQ-VAE {config["vq_steps"]}, prior {config["prior_steps"]}{inner_steps}, critic {config["critic_steps"]}.
-{minutes["total"]:.1f} min (VQ-VAE {minutes["vqvae"]:.1f}, prior {minutes["prior"]:.1f}{inner_minutes}, critic {minutes["critic"]:.1f} min).
+{minutes["total"]:.1f} min (VQ-VAE {minutes["vqvae"]:.1f}, prior {minutes["prior"]:.1f}{inner_minutes}{key_minutes}, critic {minutes["critic"]:.1f} min).
 
 ## Scores (`scores.json`, test split unless noted)
 - VQ-VAE reconstruction of the test bars: onset F1 at p > 0.3 **{vq["onset_f1"]:.3f}** (val {scores["vqvae"]["val"]["onset_f1"]:.3f}), pitch F1 (keys
@@ -92,7 +103,7 @@ Steps: VQ-VAE {config["vq_steps"]}, prior {config["prior_steps"]}{inner_steps}, 
   entropy of the val clips' quadrants, against the average of the conditioned models, so the per-code gap is small
   by nature); used as a classifier (the quadrant whose condition makes a val clip likeliest) the prior names
   {prior["val_quadrant_accuracy"]:.1%} of the val clips' quadrants (chance: the largest quadrant's share).{first_phase}
-- Critic: 4-quadrant accuracy {critic["test"]["quadrant"]:.3f}, arousal {critic["test"]["arousal"]:.3f}, valence {critic["test"]["valence"]:.3f} (val {critic["val_quadrant_accuracy"]:.3f}).
+- Critic: 4-quadrant accuracy {critic["test"]["quadrant"]:.3f}, arousal {critic["test"]["arousal"]:.3f}, valence {critic["test"]["valence"]:.3f} (val {critic["val_quadrant_accuracy"]:.3f}).{key_scores}
 """
 
 

@@ -24,9 +24,10 @@ from ..data.emopia import QUADRANT_CATEGORIES, QUADRANTS
 from ..emotion import EmotionBank
 from ..music.critic import MusicEmotionEncoder
 from ..music.dataset import MusicClip, load_music_clips, stack_grids, transpose_tensor
-from ..music.evaluation import (bars_of, critic_predict, encode_clips, evaluate_vqvae, prior_emotion_information,
-                                quadrant_scores, vq_loss_terms)
-from ..music.features import ELEMENTS
+from ..music.evaluation import (bars_of, critic_predict, encode_clips, evaluate_vqvae, key_guide_accuracy,
+                                prior_emotion_information, quadrant_scores, vq_loss_terms)
+from ..music.features import ELEMENTS, clip_keys
+from ..music.key_guide import NUM_KEYS, KeyCodeGuide
 from ..music.prior import EmotionCodePrior
 from ..music.vqvae import ElementVQVAE
 from .cards import music_model_card
@@ -65,6 +66,8 @@ class MusicTrainConfig:
     prior_inner_layers: int = 2  # second phase: an in-bar transformer over a bar's code columns, on the frozen bar states (0 = off)
     prior_inner_steps: int = 1000
     prior_neutral_p: float = 0.1
+    key_element: str = "pitch"  # the element whose codes the key guide steers ("" = no key guide)
+    key_smoothing: float = 20.0  # pseudo-bars pulling each code's key distribution toward all codes'
     critic_hidden: int = 64
     critic_descriptor_hidden: int = 64  # 0 = the first critic (bar encoder only)
     critic_steps: int = 1000
@@ -326,6 +329,36 @@ def descriptor_matrix(clips: list[MusicClip], transpositions: tuple[int, ...] = 
     return torch.cat(rows)
 
 
+def key_code_counts(vqvae: ElementVQVAE, clips: list[MusicClip], config: MusicTrainConfig) -> tuple[list[int], torch.Tensor, list[float]]:
+    """What the key guide is fitted on: the code columns of ``config.key_element``, how often each of their codes
+    appears in a bar under each key (`(columns, codes, 24)`, every clip under every transposition, keyed by its
+    Krumhansl-Schmuckler key), and the share of minor clips in Q1..Q4 and over all clips."""
+    columns = vqvae.element_columns(config.key_element)
+    size = vqvae.token_codebook_sizes[columns[0]]
+    counts = torch.zeros(len(columns), size, NUM_KEYS, dtype=torch.float64)
+    keys = []
+    with torch.no_grad():
+        for clip in clips:
+            grid = [torch.from_numpy(a.astype(np.int64) if a.dtype != bool else a) for a in (clip.grid.onsets, clip.grid.durations, clip.grid.velocities)]
+            key = int(clip_keys(grid[0][None], grid[1][None])[0])
+            keys.append(key)
+            for shift in config.transpositions:
+                codes = vqvae.encode(*(transpose_tensor(x, shift) for x in grid))[:, columns]  # (bars, columns)
+                shifted = 12 * (key // 12) + (key + shift) % 12
+                for row in range(len(columns)):
+                    counts[row, :, shifted] += torch.bincount(codes[:, row], minlength=size).double()
+    minor = np.array([k >= 12 for k in keys], dtype=float)
+    quadrants = np.array([c.quadrant for c in clips])
+    share = [float(minor[quadrants == q].mean()) if (quadrants == q).any() else float(minor.mean()) for q in QUADRANTS]
+    return columns, counts, [*share, float(minor.mean())]
+
+
+def fit_key_guide(vqvae: ElementVQVAE, clips: list[MusicClip], config: MusicTrainConfig) -> KeyCodeGuide:
+    """The key guide of the music pipeline, counted on ``clips`` (see :func:`key_code_counts`)."""
+    columns, counts, share = key_code_counts(vqvae, clips, config)
+    return KeyCodeGuide.from_counts(columns, counts, share, smoothing=config.key_smoothing)
+
+
 def _init_critic(config: MusicTrainConfig, emotion_dim: int) -> MusicEmotionEncoder:
     init = torch.Generator().manual_seed(config.seed + 5)
     critic = MusicEmotionEncoder(emotion_dim=emotion_dim, hidden_dim=config.critic_hidden, dropout=config.critic_dropout,
@@ -414,6 +447,11 @@ def train_music(output: str | os.PathLike[str], config: MusicTrainConfig | None 
                 prior_scores = {**_prior_scores(prior, val_seq, bank), "sum_head": prior_scores}
                 history["prior_inner"] = inner_fit.history
             logger.info("prior in-bar phase done (%.1f min): %s", run.minutes["prior_inner"], prior_scores)
+        key_guide, key_scores = None, {}
+        if config.key_element:
+            with run.timed("key_guide"):
+                key_guide, key_scores = _fit_key_guide_scored(vqvae, train, val, config)
+            logger.info("key guide done (%.1f min): %s", run.minutes["key_guide"], key_scores)
 
         with run.timed("critic"):
             critic, critic_fit = train_critic(train, val, bank, config, run)
@@ -422,13 +460,21 @@ def train_music(output: str | os.PathLike[str], config: MusicTrainConfig | None 
             critic_val = {"val_quadrant_accuracy": critic_fit.best_score if critic_fit.best_score is not None else -1.0}
         logger.info("critic done (%.1f min): val %s test %s", run.minutes["critic"], critic_val, critic_test)
 
-    pipe = EmoMusicPipeline(vqvae=vqvae, prior=prior, emotion_bank=bank, music_critic=critic)
-    scores = {"vqvae": vq_scores, "prior": prior_scores, "critic": {**critic_val, "test": critic_test},
+    pipe = EmoMusicPipeline(vqvae=vqvae, prior=prior, emotion_bank=bank, music_critic=critic, key_guide=key_guide)
+    scores = {"vqvae": vq_scores, "prior": prior_scores, "key_guide": key_scores, "critic": {**critic_val, "test": critic_test},
               "minutes": dict(run.minutes), "config": asdict(config), "data": {"train": len(train), "val": len(val), "test": len(test)},
               "history": {**history, "critic": critic_fit.history}}
     finish_recipe(pipe, output, scores, music_model_card, run)
     return scores
 
+
+
+def _fit_key_guide_scored(vqvae: ElementVQVAE, train: list[MusicClip], val: list[MusicClip], config: MusicTrainConfig) -> tuple[KeyCodeGuide, dict]:
+    """The key guide counted on ``train``, and its scores: the minor share per quadrant it draws from, and how well its
+    log-ratios name the key and the mode of the val clips."""
+    guide = fit_key_guide(vqvae, train, config)
+    share = dict(zip([*QUADRANTS, "all"], guide.config.minor_share))
+    return guide, {"minor_share": share, **{f"val_{k}": v for k, v in key_guide_accuracy(guide, vqvae, val).items()}}
 
 
 def _prior_scores(prior: EmotionCodePrior, val_sequences: list[tuple[torch.Tensor, str]], bank: EmotionBank) -> dict[str, float]:
@@ -438,12 +484,12 @@ def _prior_scores(prior: EmotionCodePrior, val_sequences: list[tuple[torch.Tenso
 
 #: Stages ``retrain_music_stage`` retrains on their own: the component folder each one replaces.
 #: ``prior`` trains both phases of the prior, ``prior-inner`` only the second (on the folder's prior's bar transformer).
-MUSIC_STAGES: dict[str, str] = {"prior": "prior", "prior-inner": "prior", "critic": "music_critic"}
+MUSIC_STAGES: dict[str, str] = {"prior": "prior", "prior-inner": "prior", "key": "key_guide", "critic": "music_critic"}
 
 
 def retrain_music_stage(output: str | os.PathLike[str], stage: str, config: MusicTrainConfig | None = None, data_root: str | None = None,
                         *, resume: bool = False, checkpoint_every: int | None = None) -> dict:
-    """Retrain one stage (``"prior"``, ``"prior-inner"`` or ``"critic"``) of the music pipeline folder ``output``; the rest stays.
+    """Retrain one stage (``"prior"``, ``"prior-inner"``, ``"key"`` or ``"critic"``) of the music pipeline folder ``output``; the rest stays.
 
     The prior learns the codes the folder's own VQ-VAE gives EMOPIA; the critic maps into the folder's own
     ``emotion_bank``. The new component replaces the old one (written beside it, then swapped), and
@@ -478,6 +524,13 @@ def retrain_music_stage(output: str | os.PathLike[str], stage: str, config: Musi
             update = {"critic": {"val_quadrant_accuracy": val_score, "best_step": fit_result.best_step,
                                  "test": quadrant_scores(critic_predict(model, bank, [c.grid for c in test]), test_true)}}
             history = {"critic": fit_result.history}
+    elif stage == "key":
+        if not config.key_element:
+            raise InputError("--only key fits the key guide, but key_element is empty")
+        with run.timed("key_guide"):
+            vqvae = ElementVQVAE.from_pretrained(str(output), subfolder="vqvae")
+            model, key_scores = _fit_key_guide_scored(vqvae, train, val, config)
+        update, history = {"key_guide": key_scores}, {}
     else:
         vqvae = ElementVQVAE.from_pretrained(str(output), subfolder="vqvae")
         sequences, val_seq = encode_clips(vqvae, train, config.transpositions), encode_clips(vqvae, val, (0,))

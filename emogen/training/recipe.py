@@ -174,4 +174,12 @@ def replace_component(output: str | os.PathLike[str], name: str, model) -> None:
         os.replace(output / name, old)
     os.replace(tmp, output / name)
     shutil.rmtree(old, ignore_errors=True)
+    index_path = output / "model_index.json"
+    if index_path.is_file():  # a component the folder did not have yet (e.g. an optional one) joins its index
+        index = json.loads(index_path.read_text())
+        entry = [type(model).__module__, type(model).__name__]
+        if index.get(name) != entry:
+            index[name] = entry
+            with atomic_output(index_path) as tmp_index:
+                tmp_index.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
     logger.info("replaced %s", output / name)
