@@ -22,6 +22,7 @@ from emogen.emotion import EmotionBank, EmotionCondition, EmotionSpec
 from emogen.errors import InputError
 from emogen.modules.guidance import CompositionalGuidance
 from emogen.music.critic import MusicEmotionEncoder
+from emogen.music.dataset import grid_tensors, stack_grids
 from emogen.music.features import ELEMENTS, clip_keys
 from emogen.music.key_guide import KeyCodeGuide, format_key, parse_key
 from emogen.music.prior import EmotionCodePrior
@@ -173,8 +174,7 @@ class EmoMusicPipeline(EmogenPipeline):
             msg = "the reference piece has no notes on the piano range (MIDI 21-108); give a piece with notes"
             raise InputError(msg)
         device = self._execution_device
-        tensors = [torch.from_numpy(a.astype(np.int64) if a.dtype != bool else a).to(device) for a in (grid.onsets, grid.durations, grid.velocities)]
-        return self.vqvae.encode(*tensors)
+        return self.vqvae.encode(*(x.to(device) for x in grid_tensors(grid)))
 
     def _sample_code(self, logits: torch.Tensor, temperature: float, top_k: int, generator) -> torch.Tensor:
         logits = logits.float().cpu() / temperature
@@ -188,8 +188,6 @@ class EmoMusicPipeline(EmogenPipeline):
         """Critic readings per piece and a rerank score (higher = closer to the requested valence/arousal)."""
         if self.music_critic is None:
             return [{} for _ in grids], torch.zeros(len(grids))
-        from emogen.music.dataset import stack_grids
-
         device = self._execution_device
         o, d, v, m = (x.to(device) for x in stack_grids(grids))
         emb = self.music_critic(o, d, v, m).embedding
@@ -365,7 +363,8 @@ class EmoMusicPipeline(EmogenPipeline):
         vad = condition.vad.float().cpu()
         keys = self.key_guide.draw_keys(vad[:, 0], vad[:, 1], condition.intensity, generator)
         if reference is not None:
-            tonic = clip_keys(torch.from_numpy(reference.onsets)[None], torch.from_numpy(reference.durations.astype(np.int64))[None]) % 12
+            onsets, durations, _ = grid_tensors(reference)
+            tonic = clip_keys(onsets[None], durations[None]) % 12
             keys = 12 * (keys // 12) + tonic
         return keys
 

@@ -11,7 +11,7 @@ import torch
 from ..data.emopia import QUADRANT_EMOTIONS, load_emopia
 from .representation import BarGrid, events_from_midi, grid_from_events
 
-__all__ = ["MusicClip", "load_music_clips", "stack_grids", "transpose_tensor"]
+__all__ = ["MusicClip", "grid_tensors", "load_music_clips", "stack_grids", "transpose_tensor"]
 
 
 @dataclass
@@ -57,6 +57,12 @@ def stack_grids(grids: list[BarGrid], num_bars: int | None = None) -> tuple[torc
         n = min(t, g.num_bars)
         onsets[i, :n], durations[i, :n], velocities[i, :n], mask[i, :n] = g.onsets[:n], g.durations[:n], g.velocities[:n], 1.0
     return torch.from_numpy(onsets), torch.from_numpy(durations), torch.from_numpy(velocities), torch.from_numpy(mask)
+
+
+def grid_tensors(grid: BarGrid) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One piece's onsets (bool), durations and velocities (int64) as `(T, 16, 88)` tensors, what the models read."""
+    return (torch.from_numpy(grid.onsets), torch.from_numpy(grid.durations.astype(np.int64)),
+            torch.from_numpy(grid.velocities.astype(np.int64)))
 
 
 def transpose_tensor(x: torch.Tensor, semitones: int) -> torch.Tensor:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from ..data.emopia import QUADRANT_CATEGORIES
 from ..emotion import EmotionBank
 from .critic import MusicEmotionEncoder
-from .dataset import MusicClip, stack_grids, transpose_tensor
+from .dataset import MusicClip, grid_tensors, stack_grids, transpose_tensor
 from .prior import EmotionCodePrior
 from .representation import BarGrid
 from .features import ELEMENTS, clip_keys
@@ -139,7 +139,7 @@ def encode_clips(model: ElementVQVAE, clips: Sequence[MusicClip], transpositions
     """Codes `(bars, tokens)` of every clip under every transposition, with the clip's category."""
     out = []
     for clip in clips:
-        grid = [torch.from_numpy(a.astype(np.int64) if a.dtype != bool else a) for a in (clip.grid.onsets, clip.grid.durations, clip.grid.velocities)]
+        grid = grid_tensors(clip.grid)
         for shift in transpositions:
             out.append((model.encode(*(transpose_tensor(x, shift) for x in grid)), clip.category))
     return out
@@ -229,8 +229,7 @@ def key_guide_accuracy(guide: KeyCodeGuide, vqvae: ElementVQVAE, clips: Sequence
     name the Krumhansl-Schmuckler key of held-out clips: the share of exact keys and of modes."""
     exact, mode = [], []
     for clip in clips:
-        onsets, durations, velocities = (torch.from_numpy(a.astype(np.int64) if a.dtype != bool else a)
-                                         for a in (clip.grid.onsets, clip.grid.durations, clip.grid.velocities))
+        onsets, durations, velocities = grid_tensors(clip.grid)
         codes = vqvae.encode(onsets, durations, velocities)
         score = sum(guide.bonus(c, torch.arange(NUM_KEYS))[:, codes[:, c]].sum(-1) for c in guide.config.columns)
         true, guess = int(clip_keys(onsets[None], durations[None])[0]), int(score.argmax())

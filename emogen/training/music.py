@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from ..data.emopia import QUADRANT_CATEGORIES, QUADRANTS
 from ..emotion import EmotionBank
 from ..music.critic import MusicEmotionEncoder
-from ..music.dataset import MusicClip, load_music_clips, stack_grids, transpose_tensor
+from ..music.dataset import MusicClip, grid_tensors, load_music_clips, stack_grids, transpose_tensor
 from ..music.evaluation import (bars_of, critic_predict, encode_clips, evaluate_vqvae, key_guide_accuracy,
                                 prior_emotion_information, quadrant_scores, vq_loss_terms)
 from ..music.features import ELEMENTS, clip_keys
@@ -339,7 +339,7 @@ def key_code_counts(vqvae: ElementVQVAE, clips: list[MusicClip], config: MusicTr
     keys = []
     with torch.no_grad():
         for clip in clips:
-            grid = [torch.from_numpy(a.astype(np.int64) if a.dtype != bool else a) for a in (clip.grid.onsets, clip.grid.durations, clip.grid.velocities)]
+            grid = grid_tensors(clip.grid)
             key = int(clip_keys(grid[0][None], grid[1][None])[0])
             keys.append(key)
             for shift in config.transpositions:
