@@ -36,7 +36,8 @@ Every neutral clip of the test actors is converted to every other RAVDESS emotio
   a=1.0 to each of nEMO's five emotions, against the real recording of the same speaker, sentence and
   emotion, the unchanged source and the rule-based baseline fitted on nEMO's training speakers; judged by
   the same kind of eGeMAPS classifier trained on nEMO's training speakers; plus the speaking-rate table of
-  these pairs.
+  these pairs, and an intensity sweep like RAVDESS's over every second of these sources (23 clips, so each
+  level's mean rests on about three times as many sources as the 8 neutral clips of RAVDESS's test actors).
 
 Run: ``python benchmarks/voice_conversion.py [--checkpoint checkpoints/voice] [--threads 1] [--quick]``
 (``--quick``: repetition 1 only, intensity 1.0 only, no full band, no batch).
@@ -216,8 +217,9 @@ def nemo_features(cache_dir: Path, clips: list[NemoClip]) -> dict[str, np.ndarra
     return load_or_build(cache_dir, "egemaps-nemo", key, lambda: {c.path.stem: egemaps(read_nemo16(c), MODEL_SAMPLE_RATE) for c in clips})
 
 
-def nemo_section(pipe, cache: Path, call_kwargs: dict, seed: int, every: int) -> None:
-    """Conversion on nEMO's held-out speakers (see the module docstring): judge table and speaking rates."""
+def nemo_section(pipe, cache: Path, call_kwargs: dict, seed: int, every: int, sweep_every: int = 0) -> None:
+    """Conversion on nEMO's held-out speakers (see the module docstring): judge table and speaking rates; with
+    ``sweep_every``, an intensity sweep over every ``sweep_every``-th of those sources (the same seed at every level)."""
     clips = load_nemo()
     train = [c for c in clips if c.speaker in NEMO_SPLITS["train"]]
     test = [c for c in clips if c.speaker in NEMO_SPLITS["test"]]
@@ -232,13 +234,33 @@ def nemo_section(pipe, cache: Path, call_kwargs: dict, seed: int, every: int) ->
     p_target = {k: [] for k in hits}
     mcd = {k: [] for k in ("source", "rule", "model")}
     rates = {e: {k: [] for k in ("real", "model", "rule")} for e in emotions}
-    for source in sources:
+    swept = set(range(0, len(sources), sweep_every)) if sweep_every else set()
+    sweep: dict[str, dict[str, dict[float, list[float]]]] = {}
+    real_change: dict[str, dict[str, list[float]]] = {}
+    for index, source in enumerate(sources):
         x = read_nemo16(source)
         source_seconds = speech_seconds(x)
         for n, emotion in enumerate(emotions):
             target = by_key[(source.speaker, source.sentence, emotion)]
             y = read_nemo16(target)
-            out = pipe(x, MODEL_SAMPLE_RATE, emotion=f"{emotion}:1", generator=torch.Generator().manual_seed(seed + n), **call_kwargs).audios[0]
+            out = None
+            for a in INTENSITIES if index in swept else ():
+                result = pipe(x, MODEL_SAMPLE_RATE, emotion=f"{emotion}:{a:g}", generator=torch.Generator().manual_seed(seed + n), **call_kwargs)
+                out = result.audios[0] if a == 1.0 else out  # the same call as below: reused
+                features = egemaps(result.audios[0], MODEL_SAMPLE_RATE)
+                p = judge.predict_proba(features[None], [source.speaker])[0]
+                measures = {"judge p": float(p[judge.classes.index(emotion)]), "critic p": float(result.critic_scores[0].get(f"p_{emotion}", np.nan)),
+                            "duration x": len(result.audios[0]) / len(x)} | {name: float(features[i]) for name, i in PROSODY.items()}
+                for name, value in measures.items():
+                    sweep.setdefault(emotion, {}).setdefault(name, {}).setdefault(a, []).append(value)
+            if index in swept:
+                x_features, y_features = feats[source.path.stem], feats[target.path.stem]
+                change = real_change.setdefault(emotion, {})
+                for name, i in PROSODY.items():
+                    change.setdefault(name, []).append(float(y_features[i] - x_features[i]))
+                change.setdefault("duration x", []).append(speech_seconds(y) / source_seconds - 1.0)
+            if out is None:
+                out = pipe(x, MODEL_SAMPLE_RATE, emotion=f"{emotion}:1", generator=torch.Generator().manual_seed(seed + n), **call_kwargs).audios[0]
             signals = {"source": x, "rule": rule.convert(x, MODEL_SAMPLE_RATE, f"{emotion}:1"), "model": out}
             for name, signal in signals.items():
                 p = judge.predict_proba(egemaps(signal, MODEL_SAMPLE_RATE)[None], [source.speaker])[0]
@@ -267,6 +289,9 @@ def nemo_section(pipe, cache: Path, call_kwargs: dict, seed: int, every: int) ->
         print(f"| {emotion:<9} | {np.exp(mean['real']):6.3f} | {np.exp(mean['model']):6.3f} | {np.exp(mean['rule']):6.3f} | {str(same[-1]):>9} |")
     print(f"nEMO checks: judge acc above source and rule: {np.mean(hits['model']) > max(np.mean(hits['source']), np.mean(hits['rule']))}; "
           f"rate same sign as nEMO's real pairs: {sum(same)} of {len(same)}")
+    if sweep:
+        print(f"\nnEMO intensity sweep: {len(swept)} held-out neutral clips x {len(emotions)} emotions at each level; the judge is nEMO's")
+        print_sweep(sweep, {e: {k: float(np.mean(v)) for k, v in by.items()} for e, by in real_change.items()})
 
 
 def speaker_match(embedding: np.ndarray, actor: int, source: str, enrolled: dict[int, dict[str, np.ndarray]]) -> tuple[float, bool]:
@@ -378,6 +403,7 @@ def main() -> None:
     parser.add_argument("--actors", default="19,20", help="evaluation actors (17,18 = validation, for tuning)")
     parser.add_argument("--quick", action="store_true", help="repetition 1 only, intensity 1.0 only, no full band (for iterating)")
     parser.add_argument("--nemo-every", type=int, default=4, help="nEMO section: convert every n-th neutral clip of the held-out speakers (0: skip the section)")
+    parser.add_argument("--nemo-sweep-every", type=int, default=2, help="nEMO intensity sweep over every n-th of the nEMO section's sources (0: no sweep)")
     args = parser.parse_args()
     test_actors = {int(a) for a in args.actors.split(",")}
     torch.set_num_threads(args.threads)
@@ -559,7 +585,7 @@ def main() -> None:
               f"p target within 0.05 of the 16 kHz path: {abs(p_change) <= 0.05}; RTF <= 0.3: {wide_rtf['full band'] <= 0.3}")
         print_sweep(sweep, real_pair_change(sources, targets, feats, rates))
     if args.nemo_every:
-        nemo_section(pipe, cache, call_kwargs, args.seed, args.nemo_every)
+        nemo_section(pipe, cache, call_kwargs, args.seed, args.nemo_every, 0 if args.quick else args.nemo_sweep_every)
     print("\nfigure: judge's target probability vs requested intensity")
     for a, p in mean_p.items():
         print(f"  a={a:<4g} {'#' * int(round(p * 50)):<50} {p:.3f}")
