@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +22,8 @@ from emogen.emotion import EmotionBank, EmotionCondition, EmotionSpec
 from emogen.errors import InputError
 from emogen.modules.guidance import CompositionalGuidance
 from emogen.music.critic import MusicEmotionEncoder
-from emogen.music.dataset import grid_tensors, stack_grids
-from emogen.music.features import ELEMENTS, clip_keys
+from emogen.music.dataset import grid_key, grid_tensors, stack_grids
+from emogen.music.features import ELEMENTS
 from emogen.music.key_guide import KeyCodeGuide, format_key, parse_key
 from emogen.music.prior import EmotionCodePrior
 from emogen.music.representation import BarGrid, EventSequence, events_from_grid, events_to_midi, grid_from_events
@@ -72,7 +72,7 @@ class MusicPipelineOutput(EmogenPipelineOutput):
     codes: torch.Tensor
     tempo: float
     critic_scores: list[dict[str, float]]
-    key_names: list[str] = ()
+    key_names: list[str] = field(default_factory=list)
 
     def save(self, path: str | os.PathLike[str], index: int = 0) -> Path:
         """Write piece ``index`` atomically: ``.mid``/``.midi`` as MIDI, ``.wav`` as rendered piano audio."""
@@ -304,6 +304,9 @@ class EmoMusicPipeline(EmogenPipeline):
         keys = self._piece_keys(condition, generator, fixed_key, ref_grid if reference is not None else None, key_guidance, total)
         if top_k is None:
             top_k = DEFAULT_TOP_K_WITH_KEY if keys is not None else DEFAULT_TOP_K
+        # each guided column's weighted log-ratios for the pieces' keys: the same in every bar
+        key_bonus = {} if keys is None else {e: key_guidance * self.key_guide.bonus(e, keys).to(device)
+                                             for e in range(len(self.vqvae.code_layout)) if self.key_guide.guides(e)}
         # 4. prepare the code buffer; 5. the sampling loop over bars (the prior's steps)
         window = self.prior.config.max_bars
         columns = len(self.vqvae.code_layout)
@@ -323,8 +326,8 @@ class EmoMusicPipeline(EmogenPipeline):
                     logits = self.prior.element_logits(state, chosen_passes, e, history=ctx, cache=cache)
                     if guidance.do_guidance:
                         logits = guidance.combine_stacked(logits.float().log_softmax(-1))
-                    if keys is not None and self.key_guide.guides(e):
-                        logits = logits.float() + key_guidance * self.key_guide.bonus(e, keys).to(logits.device)
+                    if e in key_bonus:
+                        logits = logits.float() + key_bonus[e]
                     code = self._sample_code(logits, temperature, column_top_k[e], generator).to(device)
                 chosen.append(code)
                 chosen_passes.append(torch.cat([code] * passes) if passes > 1 else code)
@@ -363,9 +366,7 @@ class EmoMusicPipeline(EmogenPipeline):
         vad = condition.vad.float().cpu()
         keys = self.key_guide.draw_keys(vad[:, 0], vad[:, 1], condition.intensity, generator)
         if reference is not None:
-            onsets, durations, _ = grid_tensors(reference)
-            tonic = clip_keys(onsets[None], durations[None]) % 12
-            keys = 12 * (keys // 12) + tonic
+            keys = 12 * (keys // 12) + grid_key(reference) % 12
         return keys
 
     def _sample_bars_per_piece(self, codes: torch.Tensor, generators: list[torch.Generator], temperature: float, sharpness: float):

@@ -9,9 +9,10 @@ import numpy as np
 import torch
 
 from ..data.emopia import QUADRANT_EMOTIONS, load_emopia
+from .features import clip_keys
 from .representation import BarGrid, events_from_midi, grid_from_events
 
-__all__ = ["MusicClip", "grid_tensors", "load_music_clips", "stack_grids", "transpose_tensor"]
+__all__ = ["MusicClip", "grid_key", "grid_tensors", "load_music_clips", "stack_grids", "transpose_tensor"]
 
 
 @dataclass
@@ -63,6 +64,12 @@ def grid_tensors(grid: BarGrid) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
     """One piece's onsets (bool), durations and velocities (int64) as `(T, 16, 88)` tensors, what the models read."""
     return (torch.from_numpy(grid.onsets), torch.from_numpy(grid.durations.astype(np.int64)),
             torch.from_numpy(grid.velocities.astype(np.int64)))
+
+
+def grid_key(grid: BarGrid) -> int:
+    """The Krumhansl-Schmuckler key of a piece, ``12 * minor + tonic pitch class`` (see :func:`.features.clip_keys`)."""
+    onsets, durations, _ = grid_tensors(grid)
+    return int(clip_keys(onsets[None], durations[None])[0])
 
 
 def transpose_tensor(x: torch.Tensor, semitones: int) -> torch.Tensor:

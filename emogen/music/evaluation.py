@@ -20,10 +20,10 @@ import torch.nn.functional as F
 from ..data.emopia import QUADRANT_CATEGORIES
 from ..emotion import EmotionBank
 from .critic import MusicEmotionEncoder
-from .dataset import MusicClip, grid_tensors, stack_grids, transpose_tensor
+from .dataset import MusicClip, grid_key, grid_tensors, stack_grids, transpose_tensor
 from .prior import EmotionCodePrior
 from .representation import BarGrid
-from .features import ELEMENTS, clip_keys
+from .features import ELEMENTS
 from .key_guide import NUM_KEYS, KeyCodeGuide
 from .vqvae import BarLogits, ElementVQVAE
 
@@ -224,15 +224,18 @@ def quadrant_scores(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
 
 
 @torch.no_grad()
-def key_guide_accuracy(guide: KeyCodeGuide, vqvae: ElementVQVAE, clips: Sequence[MusicClip]) -> dict[str, float]:
+def key_guide_accuracy(guide: KeyCodeGuide, vqvae: ElementVQVAE, clips: Sequence[MusicClip],
+                       sequences: Sequence[tuple[torch.Tensor, str]] | None = None) -> dict[str, float]:
     """How well the key guide's per-code log-ratios, summed over a clip's codes (a naive-Bayes key classifier),
-    name the Krumhansl-Schmuckler key of held-out clips: the share of exact keys and of modes."""
+    name the Krumhansl-Schmuckler key of held-out clips: the share of exact keys and of modes. ``sequences``: the
+    clips' untransposed codes (:func:`encode_clips` with ``(0,)``), when the caller has them already."""
+    if sequences is None:
+        sequences = encode_clips(vqvae, clips, (0,))
+    every_key = torch.arange(NUM_KEYS)
     exact, mode = [], []
-    for clip in clips:
-        onsets, durations, velocities = grid_tensors(clip.grid)
-        codes = vqvae.encode(onsets, durations, velocities)
-        score = sum(guide.bonus(c, torch.arange(NUM_KEYS))[:, codes[:, c]].sum(-1) for c in guide.config.columns)
-        true, guess = int(clip_keys(onsets[None], durations[None])[0]), int(score.argmax())
+    for clip, (codes, _) in zip(clips, sequences):
+        score = sum(guide.bonus(c, every_key)[:, codes[:, c]].sum(-1) for c in guide.config.columns)
+        true, guess = grid_key(clip.grid), int(score.argmax())
         exact.append(guess == true)
         mode.append(guess // 12 == true // 12)
     return {"key_accuracy": float(np.mean(exact)), "mode_accuracy": float(np.mean(mode))}

@@ -23,10 +23,10 @@ import torch.nn.functional as F
 from ..data.emopia import QUADRANT_CATEGORIES, QUADRANTS
 from ..emotion import EmotionBank
 from ..music.critic import MusicEmotionEncoder
-from ..music.dataset import MusicClip, grid_tensors, load_music_clips, stack_grids, transpose_tensor
+from ..music.dataset import MusicClip, grid_key, load_music_clips, stack_grids, transpose_tensor
 from ..music.evaluation import (bars_of, critic_predict, encode_clips, evaluate_vqvae, key_guide_accuracy,
                                 prior_emotion_information, quadrant_scores, vq_loss_terms)
-from ..music.features import ELEMENTS, clip_keys
+from ..music.features import ELEMENTS
 from ..music.key_guide import NUM_KEYS, KeyCodeGuide
 from ..music.prior import EmotionCodePrior
 from ..music.vqvae import ElementVQVAE
@@ -329,33 +329,33 @@ def descriptor_matrix(clips: list[MusicClip], transpositions: tuple[int, ...] = 
     return torch.cat(rows)
 
 
-def key_code_counts(vqvae: ElementVQVAE, clips: list[MusicClip], config: MusicTrainConfig) -> tuple[list[int], torch.Tensor, list[float]]:
+def key_code_counts(vqvae: ElementVQVAE, clips: list[MusicClip], config: MusicTrainConfig,
+                    sequences: list[tuple[torch.Tensor, str]] | None = None) -> tuple[list[int], torch.Tensor, list[float]]:
     """What the key guide is fitted on: the code columns of ``config.key_element``, how often each of their codes
     appears in a bar under each key (`(columns, codes, 24)`, every clip under every transposition, keyed by its
-    Krumhansl-Schmuckler key), and the share of minor clips in Q1..Q4 and over all clips."""
+    Krumhansl-Schmuckler key), and the share of minor clips in Q1..Q4 and over all clips. ``sequences``: the clips'
+    codes from :func:`encode_clips` with ``config.transpositions``, when the caller has them already."""
     columns = vqvae.element_columns(config.key_element)
     size = vqvae.token_codebook_sizes[columns[0]]
+    if sequences is None:
+        sequences = encode_clips(vqvae, clips, config.transpositions)
+    keys = [grid_key(clip.grid) for clip in clips]
+    shifts = list(config.transpositions)
     counts = torch.zeros(len(columns), size, NUM_KEYS, dtype=torch.float64)
-    keys = []
-    with torch.no_grad():
-        for clip in clips:
-            grid = grid_tensors(clip.grid)
-            key = int(clip_keys(grid[0][None], grid[1][None])[0])
-            keys.append(key)
-            for shift in config.transpositions:
-                codes = vqvae.encode(*(transpose_tensor(x, shift) for x in grid))[:, columns]  # (bars, columns)
-                shifted = 12 * (key // 12) + (key + shift) % 12
-                for row in range(len(columns)):
-                    counts[row, :, shifted] += torch.bincount(codes[:, row], minlength=size).double()
+    for i, (codes, _) in enumerate(sequences):  # clip-major, transposition-minor
+        key, shift = keys[i // len(shifts)], shifts[i % len(shifts)]
+        column_codes = codes[:, columns].T  # (columns, bars)
+        counts[:, :, 12 * (key // 12) + (key + shift) % 12].scatter_add_(1, column_codes, torch.ones_like(column_codes, dtype=counts.dtype))
     minor = np.array([k >= 12 for k in keys], dtype=float)
     quadrants = np.array([c.quadrant for c in clips])
     share = [float(minor[quadrants == q].mean()) if (quadrants == q).any() else float(minor.mean()) for q in QUADRANTS]
     return columns, counts, [*share, float(minor.mean())]
 
 
-def fit_key_guide(vqvae: ElementVQVAE, clips: list[MusicClip], config: MusicTrainConfig) -> KeyCodeGuide:
+def fit_key_guide(vqvae: ElementVQVAE, clips: list[MusicClip], config: MusicTrainConfig,
+                  sequences: list[tuple[torch.Tensor, str]] | None = None) -> KeyCodeGuide:
     """The key guide of the music pipeline, counted on ``clips`` (see :func:`key_code_counts`)."""
-    columns, counts, share = key_code_counts(vqvae, clips, config)
+    columns, counts, share = key_code_counts(vqvae, clips, config, sequences)
     return KeyCodeGuide.from_counts(columns, counts, share, smoothing=config.key_smoothing)
 
 
@@ -450,7 +450,7 @@ def train_music(output: str | os.PathLike[str], config: MusicTrainConfig | None 
         key_guide, key_scores = None, {}
         if config.key_element:
             with run.timed("key_guide"):
-                key_guide, key_scores = _fit_key_guide_scored(vqvae, train, val, config)
+                key_guide, key_scores = _fit_key_guide_scored(vqvae, train, val, config, sequences, val_seq)
             logger.info("key guide done (%.1f min): %s", run.minutes["key_guide"], key_scores)
 
         with run.timed("critic"):
@@ -469,12 +469,16 @@ def train_music(output: str | os.PathLike[str], config: MusicTrainConfig | None 
 
 
 
-def _fit_key_guide_scored(vqvae: ElementVQVAE, train: list[MusicClip], val: list[MusicClip], config: MusicTrainConfig) -> tuple[KeyCodeGuide, dict]:
+def _fit_key_guide_scored(vqvae: ElementVQVAE, train: list[MusicClip], val: list[MusicClip], config: MusicTrainConfig,
+                          sequences: list[tuple[torch.Tensor, str]] | None = None,
+                          val_sequences: list[tuple[torch.Tensor, str]] | None = None) -> tuple[KeyCodeGuide, dict]:
     """The key guide counted on ``train``, and its scores: the minor share per quadrant it draws from, and how well its
-    log-ratios name the key and the mode of the val clips."""
-    guide = fit_key_guide(vqvae, train, config)
+    log-ratios name the key and the mode of the val clips. ``sequences`` / ``val_sequences``: the clips' codes, when
+    the caller has encoded them already (under ``config.transpositions`` / untransposed)."""
+    guide = fit_key_guide(vqvae, train, config, sequences)
     share = dict(zip([*QUADRANTS, "all"], guide.config.minor_share))
-    return guide, {"minor_share": share, **{f"val_{k}": v for k, v in key_guide_accuracy(guide, vqvae, val).items()}}
+    accuracy = key_guide_accuracy(guide, vqvae, val, val_sequences)
+    return guide, {"minor_share": share, **{f"val_{k}": v for k, v in accuracy.items()}}
 
 
 def _prior_scores(prior: EmotionCodePrior, val_sequences: list[tuple[torch.Tensor, str]], bank: EmotionBank) -> dict[str, float]:
