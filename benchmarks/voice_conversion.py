@@ -217,6 +217,17 @@ def nemo_features(cache_dir: Path, clips: list[NemoClip]) -> dict[str, np.ndarra
     return load_or_build(cache_dir, "egemaps-nemo", key, lambda: {c.path.stem: egemaps(read_nemo16(c), MODEL_SAMPLE_RATE) for c in clips})
 
 
+def add_sweep_point(sweep: dict[str, dict[str, dict[float, list[float]]]], emotion: str, intensity: float, judge_p: float,
+                    result, source: np.ndarray, features: np.ndarray) -> None:
+    """Add one conversion's sweep measures (judge and critic target probability, duration ratio, prosody from its
+    eGeMAPS ``features``) to ``sweep[emotion][measure][intensity]``."""
+    out = result.audios[0]
+    measures = {"judge p": judge_p, "critic p": float(result.critic_scores[0].get(f"p_{emotion}", np.nan)),
+                "duration x": len(out) / len(source)} | {name: float(features[i]) for name, i in PROSODY.items()}
+    for name, value in measures.items():
+        sweep.setdefault(emotion, {}).setdefault(name, {}).setdefault(intensity, []).append(value)
+
+
 def nemo_section(pipe, cache: Path, call_kwargs: dict, seed: int, every: int, sweep_every: int = 0) -> None:
     """Conversion on nEMO's held-out speakers (see the module docstring): judge table and speaking rates; with
     ``sweep_every``, an intensity sweep over every ``sweep_every``-th of those sources (the same seed at every level)."""
@@ -249,10 +260,7 @@ def nemo_section(pipe, cache: Path, call_kwargs: dict, seed: int, every: int, sw
                 out = result.audios[0] if a == 1.0 else out  # the same call as below: reused
                 features = egemaps(result.audios[0], MODEL_SAMPLE_RATE)
                 p = judge.predict_proba(features[None], [source.speaker])[0]
-                measures = {"judge p": float(p[judge.classes.index(emotion)]), "critic p": float(result.critic_scores[0].get(f"p_{emotion}", np.nan)),
-                            "duration x": len(result.audios[0]) / len(x)} | {name: float(features[i]) for name, i in PROSODY.items()}
-                for name, value in measures.items():
-                    sweep.setdefault(emotion, {}).setdefault(name, {}).setdefault(a, []).append(value)
+                add_sweep_point(sweep, emotion, a, float(p[judge.classes.index(emotion)]), result, x, features)
             if index in swept:
                 x_features, y_features = feats[source.path.stem], feats[target.path.stem]
                 change = real_change.setdefault(emotion, {})
@@ -485,10 +493,7 @@ def main() -> None:
                 features = egemaps(out, MODEL_SAMPLE_RATE)
                 p = judge.predict_proba(features[None], [source.actor])[0]
                 probs[a].append(float(p[judge.classes.index(emotion)]))
-                measures = {"judge p": float(p[judge.classes.index(emotion)]), "critic p": float(result.critic_scores[0].get(f"p_{emotion}", np.nan)),
-                            "duration x": len(out) / len(x)} | {name: float(features[i]) for name, i in PROSODY.items()}
-                for name, value in measures.items():
-                    sweep.setdefault(emotion, {}).setdefault(name, {}).setdefault(a, []).append(value)
+                add_sweep_point(sweep, emotion, a, float(p[judge.classes.index(emotion)]), result, x, features)
             candidates = {"model": outputs[1.0], "rule": rule.convert(x, MODEL_SAMPLE_RATE, f"{emotion}:1"), "source": x}
             for name, signal in candidates.items():
                 pred = judge.predict(egemaps(signal, MODEL_SAMPLE_RATE)[None], [source.actor])[0]
