@@ -335,7 +335,7 @@ def print_rates(rates: dict[str, dict[str, list[float]]], all_real: dict[str, li
     """The speaking-rate table: per emotion, geometric-mean duration ratios of the real pairs and the
     conversions, the pipeline's setting, and whether the conversion moves the way the real pairs do."""
     print(f"\nspeaking rate: speech duration (within {RATE_TOP_DB:g} dB of the loudest frame) emotional / neutral (real pairs, strong) and "
-          f"output / input (a=1.0), geometric mean; setting: the pipeline's factor for these sources (geometric mean); same sign: conversion vs real pairs of these actors, "
+          f"output / input (a=1.0), geometric mean; setting: the pipeline's factor; same sign: conversion vs real pairs of these actors, "
           f"|log| < {RATE_DEADBAND} counts as no change")
     print(f"| {'emotion':<9} | {'real':>6} | {'real, all actors':>16} | {'setting':>7} | {'emogen':>6} | {'rule':>6} | same sign |")
     print(f"|{'-' * 11}|{'-' * 8}|{'-' * 18}|{'-' * 9}|{'-' * 8}|{'-' * 8}|{'-' * 11}|")
@@ -561,8 +561,7 @@ def main() -> None:
           f"logF0 RMSE below source and rule: {rmse['model'] < min(rmse['source'], rmse['rule'])}; "
           f"intensity monotone: {all(mean_p[a] < mean_p[b] for a, b in zip(intensities, intensities[1:])) if len(intensities) > 1 else '-'}; RTF <= 0.3: {rtf <= 0.3}")
     print_speaker(speaker)
-    setting = {e: float(np.exp(np.mean([pipe.log_rate(world_cache[c.path.stem].world, pipe.encode_emotion(f"{e}:1", batch_size=1).weights)
-                                         for c in sources]))) for e in emotions}
+    setting = {e: float(np.exp(pipe.denoiser.log_rate(pipe.encode_emotion(f"{e}:1", batch_size=1).weights)[0])) for e in emotions}
     print_rates(rates, all_real, setting, copy_rates)
     if args.quick:
         print("\n(--quick: no full band, no intensity sweep)")

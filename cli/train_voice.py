@@ -13,7 +13,6 @@ EXAMPLES = [
     "emogen train voice --output checkpoints/voice",
     "emogen train voice --output checkpoints/voice --only critic     # retrain only the speech critic",
     "emogen train voice --output checkpoints/voice --only converter  # retrain only the converter",
-    "emogen train voice --output checkpoints/voice --only rate       # refit only the speaking-rate model",
     "emogen train voice --output runs/voice-small --encoder-epochs 5 --converter-steps 200",
     "emogen train voice --output checkpoints/voice --resume",
     "accelerate launch -m emogen.cli.main train voice --output runs/voice-gpu",
@@ -26,7 +25,7 @@ def train_voice_command(
     cache: Annotated[Path, typer.Option("--cache", help="Folder of the WORLD/encoder feature cache (built on first use, keyed by clips and feature config).")] = Path("runs/voice_cache"),
     only: Annotated[
         str | None,
-        typer.Option("--only", help="Run one stage only, inside an existing --output folder, keeping the rest: 'critic' retrains the speech critic, 'converter' the conversion denoiser, 'rate' refits its speaking-rate model (seconds)."),
+        typer.Option("--only", help="Run one stage only, inside an existing --output folder, keeping the rest: 'critic' retrains the speech critic, 'converter' the conversion denoiser."),
     ] = None,
     encoder_epochs: Annotated[int | None, typer.Option("--encoder-epochs", min=1, help="Speech critic epochs (default: the shipped recipe's).")] = None,
     converter_steps: Annotated[int | None, typer.Option("--converter-steps", min=1, help="Denoiser optimisation steps (default: the shipped recipe's).")] = None,
@@ -44,7 +43,7 @@ def train_voice_command(
     critic as `speech_critic`, the denoiser and a DDIM scheduler, plus scores.json (critic accuracy, UAR and
     calibration per corpus, speaker probes, minutes) and the model card. With --only critic, only
     `speech_critic/`, its scores and its card sections change; with --only converter, only `denoiser/`
-    and its scores; with --only rate, only the speaking-rate model in `denoiser/config.json` and its scores. Each stage checkpoints every
+    and its scores. Each stage checkpoints every
     --checkpoint-every steps; --resume continues from there.
     """
     from emogen.errors import EmogenError
@@ -61,10 +60,6 @@ def train_voice_command(
         converter=ConverterTrainConfig(batch_size=batch_size, seed=seed, **({"steps": converter_steps} if converter_steps else {})),
     )
     scores = train_voice(output, config, resume=resume, checkpoint_every=checkpoint_every, only=only)
-    if only == "rate":
-        angry = ", ".join(f"{corpus} {by['angry']['real']:.2f}x real / {by['angry']['fitted']:.2f}x fitted" for corpus, by in scores["rate_fit"].items() if "angry" in by)
-        typer.echo(f"saved the speaking-rate model in {output}/denoiser/config.json (angry duration on the training pairs: {angry}); {scores['minutes']['rate']:.1f} min")
-        return
     if only == "converter":
         pairs = ", ".join(f"{k} {v}" for k, v in scores["num_pairs_per_corpus"].items())
         typer.echo(f"saved {output}/denoiser: {scores['num_pairs']} pairs ({pairs}); {scores['minutes']['converter']:.1f} min training")

@@ -4,8 +4,7 @@ WORLD analysis of the source (log-F0, energy, mel-cepstrum, aperiodicity) -> a c
 denoiser predicts the change of log-F0, energy and low-order mel-cepstrum toward the target emotion,
 conditioned on the target emotion at intensity 1 (the end of the bank's direction from neutral); the
 asked intensity scales that change (``angry:0.5`` makes half of ``angry:1``'s change of the F0 level, the
-energy and the envelope, and moves the F0 range half-way, so intensity steps are even) -> speaking-rate change by time-scaling the WORLD frames
-(its factor from the emotion and the sentence's length, :mod:`emogen.voice.rate`) -> WORLD resynthesis, which keeps the
+energy and the envelope, and moves the F0 range half-way, so intensity steps are even) -> speaking-rate change by time-scaling the WORLD frames -> WORLD resynthesis, which keeps the
 speaker's own spectral identity. Above 16 kHz the envelope and aperiodicity are analysed again at the
 input's rate and the model's change is carried over to them (:mod:`emogen.voice.fullband`), so a 44.1 or
 48 kHz recording keeps its band above 8 kHz. Long recordings are processed in chunks cut at pauses. The speech
@@ -32,9 +31,8 @@ from emogen.voice.audio import MODEL_SAMPLE_RATE, check_audio, resample, save_au
 from emogen.voice.denoiser import POOL, VoiceConversionDenoiser, condition_features
 from emogen.voice.encoder import SpeechEmotionEncoder
 from emogen.voice.fullband import analyze_full_band, envelope_log_gain, extend_log_gain, synthesize_full_band
-from emogen.voice.rate import count_syllable_nuclei
 from emogen.voice.recognize import embed_audio
-from emogen.voice.world import WorldFeatures, analyze, continuous_log_f0, decode_envelope, scale_log_f0_change, synthesize
+from emogen.voice.world import analyze, continuous_log_f0, decode_envelope, scale_log_f0_change, synthesize
 
 __all__ = ["EmoVoicePipeline", "VoicePipelineOutput"]
 
@@ -111,15 +109,6 @@ class EmoVoicePipeline(EmogenPipeline):
             raise InputError(msg)
         return [check_audio(a, sample_rate, name=f"audio {n}") for n, a in enumerate(audios)]
 
-    def log_rate(self, world: WorldFeatures, weights: torch.Tensor, rate: float | None = None) -> float:
-        """Log duration factor of a stretch of speech analysed as ``world`` (16 kHz): ``log(rate)`` when a rate
-        is asked, else the denoiser's speaking-rate model (:mod:`emogen.voice.rate`) for the emotion's category
-        weights `(1, K)` (at the asked intensity) and the stretch's syllable nuclei."""
-        if rate is not None:
-            return math.log(rate)
-        syllables = count_syllable_nuclei(world) if any(self.denoiser.rate_model.length_slopes) else None
-        return float(self.denoiser.log_rate(weights, syllables)[0])
-
     def _sample_deltas(self, cond: torch.Tensor, emotion, num_inference_steps: int, guidance_scale: float, temperature: float, generator, progress) -> torch.Tensor:
         """The denoising loop for one chunk: returns de-normalised deltas `(1, out_channels, frames)`."""
         denoiser = self.denoiser
@@ -141,7 +130,7 @@ class EmoVoicePipeline(EmogenPipeline):
             progress.update()
         return latents * denoiser.delta_std[None, :, None]
 
-    def _convert_chunk(self, audio: np.ndarray, sample_rate: int, emotion, strength: float, rate: float | None, rate_weights: torch.Tensor, num_inference_steps: int, guidance_scale: float, temperature: float, generator, progress) -> np.ndarray:
+    def _convert_chunk(self, audio: np.ndarray, sample_rate: int, emotion, strength: float, log_rate: float, num_inference_steps: int, guidance_scale: float, temperature: float, generator, progress) -> np.ndarray:
         """Convert one mono chunk at ``sample_rate`` (16 kHz or more); returns the converted signal at that rate.
 
         Leading and trailing silence is kept as it is (the models saw speech with 0.2 s of context).
@@ -150,15 +139,14 @@ class EmoVoicePipeline(EmogenPipeline):
         if end - start < int(0.1 * sample_rate):
             progress.update(num_inference_steps)
             return audio
-        speech = self._convert_speech(audio[start:end], sample_rate, emotion, strength, rate, rate_weights, num_inference_steps, guidance_scale, temperature, generator, progress)
+        speech = self._convert_speech(audio[start:end], sample_rate, emotion, strength, log_rate, num_inference_steps, guidance_scale, temperature, generator, progress)
         return np.concatenate([audio[:start], speech, audio[end:]]).astype(np.float32)
 
-    def _convert_speech(self, audio: np.ndarray, sample_rate: int, emotion, strength: float, rate: float | None, rate_weights: torch.Tensor, num_inference_steps: int, guidance_scale: float, temperature: float, generator, progress) -> np.ndarray:
+    def _convert_speech(self, audio: np.ndarray, sample_rate: int, emotion, strength: float, log_rate: float, num_inference_steps: int, guidance_scale: float, temperature: float, generator, progress) -> np.ndarray:
         """WORLD analysis, denoising, feature edit, rate change and resynthesis of a stretch of speech.
 
         ``emotion`` is the target at intensity 1; the model's feature change is scaled by ``strength`` (the
-        asked intensity; 0 leaves the features as they are and skips the denoiser). ``rate`` is the asked
-        duration factor, or None for the denoiser's speaking-rate model (:meth:`log_rate`) at ``rate_weights``.
+        asked intensity; 0 leaves the features as they are and skips the denoiser).
 
         The model works on the 16 kHz analysis; above 16 kHz its change is carried over to a full-band
         analysis at ``sample_rate`` (same F0 and frames), which is what gets resynthesised.
@@ -183,7 +171,7 @@ class EmoVoicePipeline(EmogenPipeline):
         lf0 = scale_log_f0_change(continuous_log_f0(source_f0), up[:, 0], world.voiced, strength)
         f0 = np.where(world.voiced, np.exp(lf0), 0.0)
         envelope_change = strength * up[:, 1:]  # coded-envelope coefficients: they scale with the intensity
-        factor = float(np.exp(self.log_rate(world, rate_weights, rate)))
+        factor = float(np.exp(log_rate))
         if sample_rate == MODEL_SAMPLE_RATE:
             k = self.denoiser.config.num_modified_mcep
             world.f0 = f0
@@ -250,10 +238,11 @@ class EmoVoicePipeline(EmogenPipeline):
         # 3. encode the emotion at intensity 1 (the end of its direction from neutral) and the asked intensity,
         # which scales the model's change (even steps: half the intensity, half the change of every feature,
         # and the F0 range half-way),
-        # and the speaking rate (its log linear in the asked intensity, per chunk from its syllable count)
+        # and the speaking rate (its log linear in the asked intensity)
         asked = self.encode_emotion(spec, batch_size=1)
         condition = asked.at_full_intensity(self.encode_emotion("neutral", batch_size=1))
         strength = float(asked.intensity[0])
+        log_rate = math.log(rate) if rate is not None else float(self.denoiser.log_rate(asked.weights)[0])
         # 4-6. per input and chunk: WORLD analysis, timesteps, latents, denoising loop, resynthesis
         monos = [resample(to_mono(a), sample_rate, work_rate) for a in audios]
         spans = [split_at_pauses(a, work_rate, CHUNK_SECONDS) for a in monos]
@@ -262,7 +251,7 @@ class EmoVoicePipeline(EmogenPipeline):
             for n, (signal, chunks) in enumerate(zip(monos, spans)):
                 gen = generator[n] if isinstance(generator, list) else generator
                 pieces = [
-                    self._convert_chunk(signal[a:b], work_rate, condition, strength, rate, asked.weights, num_inference_steps, guidance_scale, temperature, gen, progress)
+                    self._convert_chunk(signal[a:b], work_rate, condition, strength, log_rate, num_inference_steps, guidance_scale, temperature, gen, progress)
                     for a, b in chunks
                 ]
                 outputs.append(np.concatenate(pieces))

@@ -107,29 +107,11 @@ Steps: VQ-VAE {config["vq_steps"]}, prior {config["prior_steps"]}{inner_steps}, 
 """
 
 
-def rate_paragraph(scores: dict) -> str:
-    """The card's speaking-rate paragraph: the model (:mod:`emogen.voice.rate`) and how it fits the training pairs."""
-    lo, hi = scores["rate_syllable_range"]
-    fit = scores.get("rate_fit", {})
-    rows = []
-    for corpus, by in fit.items():
-        cells = ", ".join(f"{k} {v['real']:.2f}x / {v['fitted']:.2f}x" for k, v in by.items())
-        syllables = sum(v["syllables"] for v in by.values()) / len(by)
-        rows.append(f"{CORPUS_LABELS.get(corpus, corpus)} (sources of {syllables:.1f} nuclei on average): {cells}")
-    at_reference = ", ".join(f"{k} {math.exp(v):.2f}x" for k, v in scores["rate_slopes"].items() if v)
-    return f"""**Speaking rate** (`emogen.voice.rate`). Acted emotion changes a sentence's duration by about the same time
-per phrase, not by one factor: RAVDESS' seven-syllable statements lengthen in most emotions, nEMO's longer
-sentences shorten. So the duration factor depends on the source's length: per emotion, log factor = intensity x
-(s + u x (log n - log {scores["rate_reference_syllables"]:.1f})), n the syllable nuclei of each converted stretch
-(peaks of its 300-2500 Hz envelope energy, clamped to {lo:g}-{hi:g}), fitted by least squares on the training pairs of
-both corpora, each corpus weighted equally. At {scores["rate_reference_syllables"]:.1f} nuclei and intensity 1: {at_reference}.
-On the training pairs, real / fitted geometric-mean duration factor: {"; ".join(rows)}."""
-
-
 def voice_model_card(output: Path, scores: dict) -> str:
     """The voice checkpoint's card: components, data, command and time, encoder and converter, limits."""
     test, val = scores["encoder_test"], scores["encoder_validation"]
     minutes = scores["minutes"]
+    slopes = ", ".join(f"{k} {math.exp(v):.2f}x" for k, v in scores["rate_slopes"].items() if v)
     pairs_per_corpus = ", ".join(f"{CORPUS_LABELS.get(k, k)} {v}" for k, v in scores.get("num_pairs_per_corpus", {}).items())
     return f"""# emogen voice checkpoint
 
@@ -175,9 +157,9 @@ for normal, neutral pairs at 0), trained on {scores['num_pairs']} DTW-aligned ne
 same speaker and sentence ({pairs_per_corpus}; corpora weighted equally in the batches, nEMO targets at
 intensity 0.8 since nEMO does not label it), with 10% emotion dropout for classifier-free guidance. Higher cepstra, and
 so the speaker's spectral identity, are kept. Sampling: DDIM, 10 steps, guidance 2.0, initial-noise
-temperature 0.5 (chosen on the validation actors 17-18).
-
-{rate_paragraph(scores)}
+temperature 0.5 (chosen on the validation actors 17-18). Duration factors at intensity 1 from the RAVDESS
+training pairs (nEMO's speakers speed up for anger where RAVDESS' actors slow down, so the two are not pooled):
+{slopes}.
 
 ## Intensity
 Trained at intensities 0, 0.6, 0.8 (nEMO) and 1.0 only, the converter's response to the embedding's

@@ -4,8 +4,7 @@
 checkpoint (see its model card) on a 2-core CPU in well under an hour; both models train through
 :func:`~emogen.training.fit`, so the same code runs on GPUs through accelerate. ``--only critic``
 retrains just the critic inside an existing pipeline folder (:func:`train_critic_only`), ``--only converter``
-just the converter (:func:`train_converter_only`), ``--only rate`` its speaking-rate model
-(:func:`fit_rate_only`). RAVDESS is split
+just the converter (:func:`train_converter_only`). RAVDESS is split
 by actor: train 01-16, validation 17-18, test 19-20; nEMO by speaker (:data:`~emogen.data.nemo.NEMO_SPLITS`).
 
 Critic data (:func:`build_critic_data`): clean clips of RAVDESS and, in the shipped recipe, nEMO (mapped
@@ -55,8 +54,7 @@ from ..voice.dataset import ClipFeatures, build_cache, build_nemo_cache
 from ..voice.denoiser import VoiceConversionDenoiser
 from ..voice.encoder import SpeechEmotionEncoder
 from ..voice.evaluation import embed_clips, evaluate_encoder, pad_frames, pooled_raw_features, speaker_probe
-from ..voice.pairs import ConversionPair, DurationPair, build_pairs, duration_pairs
-from ..voice.rate import RateModel, fit_rate_model, rate_fit_table
+from ..voice.pairs import ConversionPair, build_pairs, rate_slopes
 from .cards import voice_model_card
 from .loop import FitConfig, FitResult, GeneratorState, seeded_init
 from .recipe import TrainRun, finish_recipe, replace_component, train_state_dir
@@ -70,7 +68,6 @@ __all__ = [
     "EncoderTrainConfig",
     "VoiceTrainConfig",
     "build_critic_data",
-    "converter_items",
     "converter_pairs",
     "cross_validate_critic",
     "calibrate_critic",
@@ -79,7 +76,6 @@ __all__ = [
     "ravdess_folds",
     "shipped_encoder_config",
     "train_converter",
-    "fit_rate_only",
     "train_converter_only",
     "train_critic_only",
     "train_encoder",
@@ -89,7 +85,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: The stages ``only=`` runs on their own inside an existing pipeline folder.
-VOICE_STAGES: tuple[str, ...] = ("critic", "converter", "rate")
+VOICE_STAGES: tuple[str, ...] = ("critic", "converter")
 
 
 @dataclass
@@ -174,10 +170,9 @@ class ConverterTrainConfig:
         corpus_weights (`dict[str, float]`): share of each corpus in the batches.
         neutral_weight (`dict[str, float]`): sampling weight of a corpus' neutral -> neutral pairs relative to
             one of its emotional pairs.
-        rate_corpora (`tuple[str, ...]`): the corpora whose pairs fit the speaking-rate model
-            (:mod:`emogen.voice.rate`; each corpus weighted equally). RAVDESS' short statements lengthen in most
-            emotions where nEMO's longer sentences shorten; the model's dependence on the sentence's length
-            holds both.
+        rate_corpora (`tuple[str, ...]`): the corpora whose pairs give the speaking-rate slopes (RAVDESS: its
+            pairs differ only in emotion and intensity; nEMO's speakers speed up for anger where RAVDESS'
+            actors slow down, so pooling would average two opposite habits).
     """
 
     train_actors: tuple[int, ...] = tuple(range(1, 17))
@@ -185,7 +180,7 @@ class ConverterTrainConfig:
     unlabelled_intensity: float = NEMO_INTENSITY
     corpus_weights: dict = field(default_factory=lambda: {"ravdess": 1.0, "nemo": 1.0})
     neutral_weight: dict = field(default_factory=lambda: {"ravdess": 4.0, "nemo": 1.0})
-    rate_corpora: tuple[str, ...] = ("ravdess", "nemo")
+    rate_corpora: tuple[str, ...] = ("ravdess",)
     steps: int = 6000
     batch_size: int = 32
     crop_frames: int = 128
@@ -665,21 +660,14 @@ def pair_weights(pairs: list[ConversionPair], config: ConverterTrainConfig) -> n
     return raw
 
 
-def converter_items(config: ConverterTrainConfig, cache: str, data_root: str | None = None,
-                    ravdess_items: list[ClipFeatures] | None = None) -> list[ClipFeatures]:
-    """The converter's training clips: RAVDESS ``config.train_actors`` and nEMO ``config.nemo_speakers``."""
+def converter_pairs(config: ConverterTrainConfig, cache: str, data_root: str | None = None,
+                    ravdess_items: list[ClipFeatures] | None = None) -> list[ConversionPair]:
+    """The converter's DTW-aligned pairs: RAVDESS ``config.train_actors`` and nEMO ``config.nemo_speakers``."""
     if ravdess_items is None:
         ravdess_items = list(build_cache(cache, root=data_root).values())
     items = [c for c in ravdess_items if c.clip.actor in config.train_actors]
     if config.nemo_speakers:
         items += list(build_nemo_cache(cache, root=data_root, speakers=config.nemo_speakers).values())
-    return items
-
-
-def converter_pairs(config: ConverterTrainConfig, cache: str, data_root: str | None = None,
-                    ravdess_items: list[ClipFeatures] | None = None) -> list[ConversionPair]:
-    """The converter's DTW-aligned pairs of :func:`converter_items`."""
-    items = converter_items(config, cache, data_root, ravdess_items)
     pairs = build_pairs(items, config.normal_intensity, config.denoiser_kwargs.get("num_modified_mcep", 13),
                         config.denoiser_kwargs.get("utterance_norm", False), config.unlabelled_intensity)
     logger.info("%d conversion pairs (%s)", len(pairs), ", ".join(f"{c} {sum(p.corpus == c for p in pairs)}" for c in sorted({p.corpus for p in pairs})))
@@ -688,10 +676,10 @@ def converter_pairs(config: ConverterTrainConfig, cache: str, data_root: str | N
 
 def train_converter(pairs: list[ConversionPair], bank: EmotionBank, config: ConverterTrainConfig,
                     run: TrainRun | None = None) -> tuple[VoiceConversionDenoiser, DDIMScheduler, FitResult]:
-    """Train the denoiser on ``pairs``; returns the model (with statistics and speaking-rate model), its scheduler and the fit."""
+    """Train the denoiser on ``pairs``; returns the model (with statistics and rate slopes), its scheduler and the fit."""
     run = run or TrainRun()
     kwargs = dict(config.denoiser_kwargs)
-    kwargs.update(fit_rate_model(pairs, bank.categories, config.rate_corpora).to_config())
+    kwargs["rate_slopes"] = rate_slopes(pairs, bank.categories, config.rate_corpora)
     with seeded_init(config.seed):
         model = VoiceConversionDenoiser(**kwargs)
     conds, deltas = np.concatenate([p.condition for p in pairs]), np.concatenate([p.delta for p in pairs])
@@ -805,8 +793,7 @@ def train_voice(output: str | os.PathLike[str], config: VoiceTrainConfig | None 
     The feature cache, the split and both models' hyper-parameters come from ``config`` (the shipped
     model's by default); ``resume`` and ``checkpoint_every`` as in :func:`~emogen.training.music.train_music`.
     ``only="critic"`` retrains just the critic inside an existing ``output`` (:func:`train_critic_only`),
-    ``only="converter"`` just the converter (:func:`train_converter_only`), ``only="rate"`` just the
-    converter's speaking-rate model (:func:`fit_rate_only`).
+    ``only="converter"`` just the converter (:func:`train_converter_only`).
     Returns the scores (encoder validation/test, critic calibration, speaker probes, minutes), also in
     ``scores.json``.
     """
@@ -818,8 +805,6 @@ def train_voice(output: str | os.PathLike[str], config: VoiceTrainConfig | None 
             raise ValueError(msg)
         if only == "converter":
             return train_converter_only(output, config, data_root, resume=resume, checkpoint_every=checkpoint_every)
-        if only == "rate":
-            return fit_rate_only(output, config, data_root)
         return train_critic_only(output, config, data_root, resume=resume, checkpoint_every=checkpoint_every)
     config = config or VoiceTrainConfig()
     run = TrainRun(checkpoint_dir=train_state_dir(output), resume=resume, checkpoint_every=checkpoint_every)
@@ -901,45 +886,12 @@ def train_converter_only(output: str | os.PathLike[str], config: VoiceTrainConfi
 
 
 def _converter_scores(denoiser: VoiceConversionDenoiser, bank: EmotionBank, pairs: list[ConversionPair]) -> dict:
-    """The converter's entries of ``scores.json``: pairs per corpus and the speaking-rate model."""
+    """The converter's entries of ``scores.json``: pairs per corpus and rate slopes."""
     return {
         "num_pairs": len(pairs),
         "num_pairs_per_corpus": {c: sum(p.corpus == c for p in pairs) for c in sorted({p.corpus for p in pairs})},
-        **_rate_scores(denoiser.rate_model, bank, pairs),
+        "rate_slopes": dict(zip(bank.categories, denoiser.config.rate_slopes)),
     }
-
-
-def _rate_scores(model: RateModel, bank: EmotionBank, samples: list[DurationPair]) -> dict:
-    """The speaking-rate model's entries of ``scores.json``: its parameters and how it fits the training pairs."""
-    return {
-        "rate_slopes": dict(zip(bank.categories, model.slopes)),
-        "rate_length_slopes": dict(zip(bank.categories, model.length_slopes)),
-        "rate_reference_syllables": model.reference_syllables,
-        "rate_syllable_range": list(model.syllable_range),
-        "rate_fit": rate_fit_table(samples, model, bank.categories),
-    }
-
-
-def fit_rate_only(output: str | os.PathLike[str], config: VoiceTrainConfig | None = None, data_root: str | None = None) -> dict:
-    """Refit only the converter's speaking-rate model (:mod:`emogen.voice.rate`) in the pipeline folder ``output``.
-
-    The model is counted from the converter's training clips (:func:`converter_items`, duration and
-    syllable nuclei, no alignment) and written into ``denoiser/config.json``; the weights are unchanged.
-    The rate entries of ``scores.json`` are updated.
-    """
-    output = _existing_pipeline(output, "rate")
-    config = config or VoiceTrainConfig()
-    conv = config.converter
-    run = TrainRun()
-    denoiser = VoiceConversionDenoiser.from_pretrained(str(output), subfolder="denoiser")
-    bank = EmotionBank.from_pretrained(str(output), subfolder="emotion_bank")
-    with run.timed("rate"):
-        samples = duration_pairs(converter_items(conv, config.cache, data_root), conv.normal_intensity, conv.unlabelled_intensity)
-        model = fit_rate_model(samples, bank.categories, conv.rate_corpora)
-    denoiser.register_to_config(**model.to_config())
-    replace_component(output, "denoiser", denoiser)
-    stage_config = {"rate_corpora": conv.rate_corpora, "normal_intensity": conv.normal_intensity, "unlabelled_intensity": conv.unlabelled_intensity}
-    return _update_scores(output, _rate_scores(model, bank, samples), run, "rate", stage_config)
 
 
 def _existing_pipeline(output: str | os.PathLike[str], stage: str) -> Path:
@@ -952,8 +904,8 @@ def _existing_pipeline(output: str | os.PathLike[str], stage: str) -> Path:
     return output
 
 
-def _update_scores(output: Path, update: dict, run: TrainRun, stage: str, stage_config: dict, fit: FitResult | None = None) -> dict:
-    """Merge one stage's scores, minutes, config and history (when it trained) into ``output/scores.json`` (atomically)."""
+def _update_scores(output: Path, update: dict, run: TrainRun, stage: str, stage_config: dict, fit: FitResult) -> dict:
+    """Merge one stage's scores, minutes, config and history into ``output/scores.json`` (atomically)."""
     from ..utils import atomic_output
     from .recipe import _finite, _json_default
 
@@ -962,8 +914,7 @@ def _update_scores(output: Path, update: dict, run: TrainRun, stage: str, stage_
     scores.update(update)
     scores.setdefault("minutes", {}).update(run.minutes)
     scores.setdefault("config", {})[stage] = json.loads(json.dumps(stage_config, default=list))
-    if fit is not None:
-        scores.setdefault("history", {})[stage] = fit.history
+    scores.setdefault("history", {})[stage] = fit.history
     with atomic_output(scores_path) as tmp_file:
         tmp_file.write_text(json.dumps(_finite(json.loads(json.dumps(scores, default=_json_default))), indent=2, sort_keys=True) + "\n")
     return scores

@@ -4,7 +4,7 @@ It predicts (in the scheduler's parametrisation) the per-frame change from the s
 target emotion's: log-F0, energy (mel-cepstrum c0) and the low-order mel-cepstrum, at a 20 ms frame rate.
 It is conditioned on the source's features (time-aligned, channel-concatenated) and on a point of the
 shared emotion space (FiLM in every block, with a mask for the null condition of classifier-free
-guidance): a thin model over :class:`~emogen.modules.FiLMTemporalDenoiser`. Normalisation statistics and the speaking-rate model (:mod:`emogen.voice.rate`) travel with the weights.
+guidance): a thin model over :class:`~emogen.modules.FiLMTemporalDenoiser`. Normalisation statistics and the per-emotion speaking-rate slopes travel with the weights.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import torch
 from ..modeling import BaseOutput, ConfigMixin, ModelMixin, register_to_config
 from ..modules.film_denoiser import FiLMTemporalDenoiser
 
-from .rate import RateModel
 from .world import NUM_MCEP, WorldFeatures, continuous_log_f0
 
 __all__ = ["POOL", "VoiceConversionDenoiser", "VoiceDenoiserOutput", "condition_features"]
@@ -95,12 +94,7 @@ class VoiceConversionDenoiser(ModelMixin, ConfigMixin):
         kernel_size (`int`, *optional*, defaults to 5): convolution width.
         emotion_dim (`int`, *optional*, defaults to 16): size of the shared emotion space.
         rate_slopes (`list[float]`, *optional*): log speaking-rate change per unit of intensity, one per bank
-            category, for a source of ``rate_reference_syllables`` syllable nuclei (fitted on the training pairs,
-            :mod:`emogen.voice.rate`); duration scales by ``exp(sum_k w_k * a_k * (s_k + u_k * x))``.
-        rate_length_slopes (`list[float]`, *optional*): ``u_k``, the change of that log rate per unit of
-            ``x = log n - log rate_reference_syllables`` (``n``: the source's syllable nuclei); none = 0.
-        rate_reference_syllables (`float`, *optional*, defaults to 1.0): the count at which ``x = 0``.
-        rate_syllable_range (`list[float]`, *optional*): the counts ``n`` is clamped to (the training range).
+            category (measured on the training pairs); duration scales by ``exp(sum_k w_k * a_k * s_k)``.
         utterance_norm (`bool`, *optional*, defaults to `False`): whether the source mel-cepstrum is
             mean-normalised per utterance (see :func:`condition_features`).
 
@@ -122,9 +116,6 @@ class VoiceConversionDenoiser(ModelMixin, ConfigMixin):
         emotion_dim: int = 16,
         rate_slopes: list[float] | None = None,
         utterance_norm: bool = False,
-        rate_length_slopes: list[float] | None = None,
-        rate_reference_syllables: float = 1.0,
-        rate_syllable_range: list[float] | None = None,
     ) -> None:
         super().__init__()
         out = 1 + num_modified_mcep
@@ -150,23 +141,12 @@ class VoiceConversionDenoiser(ModelMixin, ConfigMixin):
         """Standardise raw source features `(batch, cond_channels, frames)` with the training statistics."""
         return (cond - self.cond_mean[None, :, None]) / self.cond_std[None, :, None]
 
-    @property
-    def rate_model(self) -> RateModel:
-        """The speaking-rate model held in the config (:class:`~emogen.voice.rate.RateModel`)."""
-        c = self.config
-        slopes = list(c.rate_slopes or [])
-        return RateModel(slopes=slopes, length_slopes=list(c.rate_length_slopes or [0.0] * len(slopes)),
-                         reference_syllables=float(c.rate_reference_syllables),
-                         syllable_range=tuple(c.rate_syllable_range or (c.rate_reference_syllables,) * 2))
-
-    def log_rate(self, weights: torch.Tensor, syllables: float | None = None) -> torch.Tensor:
-        """Log duration factor for category weights `(batch, K)` (neutral's column is ignored), for a source of
-        ``syllables`` syllable nuclei (:func:`~emogen.voice.rate.count_syllable_nuclei`; None: the reference count)."""
-        model = self.rate_model
-        if not model.slopes:
+    def log_rate(self, weights: torch.Tensor) -> torch.Tensor:
+        """Log duration factor for category weights `(batch, K)` (neutral's column is ignored)."""
+        slopes = self.config.rate_slopes
+        if not slopes:
             return torch.zeros(weights.shape[0], device=weights.device)
-        x = model.log_length(syllables)
-        s = torch.tensor([a + b * x for a, b in zip(model.slopes, model.length_slopes)], device=weights.device, dtype=weights.dtype)
+        s = torch.tensor(slopes, device=weights.device, dtype=weights.dtype)
         return (weights[:, 1:] * s[1:]).sum(-1)
 
     def forward(

@@ -11,7 +11,6 @@ mel-cepstrum that the conversion denoiser learns.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,30 +20,22 @@ from ..data.ravdess import RavdessClip
 from .dataset import ClipFeatures
 from .denoiser import condition_features, pool_frames
 from .dtw import align_to_source, dtw_path
-from .rate import count_syllable_nuclei
 from .world import continuous_log_f0
 
-__all__ = ["ConversionPair", "DurationPair", "build_pairs", "duration_pairs", "make_pair", "pair_group", "parallel_pairs", "target_amount"]
+__all__ = ["ConversionPair", "build_pairs", "make_pair", "pair_group", "rate_slopes", "target_amount"]
 
 
 @dataclass
-class DurationPair:
-    """What a parallel pair says about speaking rate (the samples of :func:`~emogen.voice.rate.fit_rate_model`)."""
-
-    emotion: str
-    amount: float
-    corpus: str
-    log_duration_ratio: float  # log(target seconds / source seconds)
-    source_syllables: int  # syllable nuclei of the source (count_syllable_nuclei)
-
-
-@dataclass(kw_only=True)
-class ConversionPair(DurationPair):
+class ConversionPair:
     """One aligned training pair at the model frame rate."""
 
     condition: np.ndarray  # (frames, cond_channels) raw source features
     delta: np.ndarray  # (frames, out_channels) raw target - source deltas
     spec: str  # emotion spec of the target, e.g. "angry:1"
+    log_duration_ratio: float  # log(target seconds / source seconds)
+    emotion: str
+    amount: float
+    corpus: str = "ravdess"
 
 
 def _smooth(x: np.ndarray, taps: int = 5) -> np.ndarray:
@@ -55,9 +46,8 @@ def _smooth(x: np.ndarray, taps: int = 5) -> np.ndarray:
 
 
 def make_pair(source: ClipFeatures, target: ClipFeatures, spec: str, amount: float, num_modified_mcep: int, utterance_norm: bool = True,
-              corpus: str = "ravdess", source_syllables: int | None = None) -> ConversionPair:
-    """DTW-align ``target`` onto ``source`` and compute the smoothed feature deltas (``source_syllables``:
-    the source's syllable nuclei when already counted)."""
+              corpus: str = "ravdess") -> ConversionPair:
+    """DTW-align ``target`` onto ``source`` and compute the smoothed feature deltas."""
     cond = condition_features(source.world, utterance_norm)
     src_lf0 = pool_frames(continuous_log_f0(source.world.f0)[:, None])[:, 0]
     tgt_lf0 = pool_frames(continuous_log_f0(target.world.f0)[:, None])[:, 0]
@@ -75,7 +65,6 @@ def make_pair(source: ClipFeatures, target: ClipFeatures, spec: str, amount: flo
         emotion=target.clip.emotion,
         amount=amount,
         corpus=corpus,
-        source_syllables=count_syllable_nuclei(source.world) if source_syllables is None else source_syllables,
     )
 
 
@@ -94,24 +83,6 @@ def target_amount(clip: RavdessClip | NemoClip, normal_intensity: float, unlabel
     return 1.0 if clip.intensity == "strong" else normal_intensity
 
 
-def parallel_pairs(items: list[ClipFeatures], normal_intensity: float,
-                   unlabelled_intensity: float = NEMO_INTENSITY) -> Iterator[tuple[ClipFeatures, ClipFeatures, str, float, str]]:
-    """``(source, target, spec, amount, corpus)`` for every neutral clip of ``items`` with every clip of the same
-    speaker and sentence: emotional targets at their intensity (:func:`target_amount`), neutral ones at 0."""
-    by_key: dict[tuple, list[ClipFeatures]] = defaultdict(list)
-    for item in items:
-        corpus, group = pair_group(item.clip)
-        by_key[(corpus, *group)].append(item)
-    for (corpus, *_), group in by_key.items():
-        for source in (g for g in group if g.clip.emotion == "neutral"):
-            for target in group:
-                if target.clip.emotion == "neutral":
-                    yield source, target, "neutral:1", 0.0, corpus
-                else:
-                    amount = target_amount(target.clip, normal_intensity, unlabelled_intensity)
-                    yield source, target, f"{target.clip.emotion}:{amount:g}", amount, corpus
-
-
 def build_pairs(items: list[ClipFeatures], normal_intensity: float, num_modified_mcep: int, utterance_norm: bool = True,
                 unlabelled_intensity: float = NEMO_INTENSITY) -> list[ConversionPair]:
     """All neutral -> emotion pairs (same speaker and sentence) and neutral -> neutral pairs of ``items``.
@@ -119,22 +90,33 @@ def build_pairs(items: list[ClipFeatures], normal_intensity: float, num_modified
     A RAVDESS target is at intensity 1.0 (strong) or ``normal_intensity``; an nEMO target, whose intensity
     is not labelled, at ``unlabelled_intensity`` (as the speech critic's recipe reads it).
     """
-    syllables = _SyllableCounts()
-    return [make_pair(source, target, spec, amount, num_modified_mcep, utterance_norm, corpus, syllables(source))
-            for source, target, spec, amount, corpus in parallel_pairs(items, normal_intensity, unlabelled_intensity)]
+    by_key: dict[tuple, list[ClipFeatures]] = defaultdict(list)
+    for item in items:
+        corpus, group = pair_group(item.clip)
+        by_key[(corpus, *group)].append(item)
+    pairs = []
+    for (corpus, *_), group in by_key.items():
+        sources = [g for g in group if g.clip.emotion == "neutral"]
+        for source in sources:
+            for target in group:
+                if target.clip.emotion == "neutral":
+                    spec, amount = "neutral:1", 0.0
+                else:
+                    amount = target_amount(target.clip, normal_intensity, unlabelled_intensity)
+                    spec = f"{target.clip.emotion}:{amount:g}"
+                pairs.append(make_pair(source, target, spec, amount, num_modified_mcep, utterance_norm, corpus))
+    return pairs
 
 
-def duration_pairs(items: list[ClipFeatures], normal_intensity: float, unlabelled_intensity: float = NEMO_INTENSITY) -> list[DurationPair]:
-    """The :class:`DurationPair` of every pair :func:`build_pairs` makes, without the alignment (seconds, not minutes)."""
-    syllables = _SyllableCounts()
-    return [DurationPair(target.clip.emotion, amount, corpus, float(np.log(target.seconds / source.seconds)), syllables(source))
-            for source, target, _, amount, corpus in parallel_pairs(items, normal_intensity, unlabelled_intensity)]
-
-
-class _SyllableCounts(dict):
-    """:func:`count_syllable_nuclei` of each source clip, counted once however many targets it has."""
-
-    def __call__(self, item: ClipFeatures) -> int:
-        if item.key not in self:
-            self[item.key] = count_syllable_nuclei(item.world)
-        return self[item.key]
+def rate_slopes(pairs: list[ConversionPair], categories: list[str], corpora: tuple[str, ...] | None = None) -> list[float]:
+    """Least-squares log-duration change per unit intensity for each category (0 where no data), from the
+    pairs of ``corpora`` (default: all)."""
+    slopes = []
+    for name in categories:
+        rows = [(p.amount, p.log_duration_ratio) for p in pairs if p.emotion == name and p.amount > 0 and (corpora is None or p.corpus in corpora)]
+        if not rows:
+            slopes.append(0.0)
+            continue
+        a, r = np.array(rows).T
+        slopes.append(float((a * r).sum() / (a * a).sum()))
+    return slopes
