@@ -192,9 +192,9 @@ class EmoMusicPipeline(EmogenPipeline):
         o, d, v, m = (x.to(device) for x in stack_grids(grids))
         emb = self.music_critic(o, d, v, m).embedding
         bank = self.emotion_bank
-        vad = bank.vad(emb)
         categories = list(self.music_critic.config.categories)
         probs = bank.posterior(emb, categories)
+        vad = bank.expected_vad(emb, categories)  # the critic learned quadrants, not VAD: its posterior's anchors
         target = spec.dominant if spec.kind == "categorical" else None
         scores = []
         for i in range(len(grids)):

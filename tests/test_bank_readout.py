@@ -108,3 +108,13 @@ def test_recognize_reading_sums_to_one_over_the_speech_categories():
     assert isinstance(heard, VoiceEmotion) and isinstance(heard, EmotionReading)
     assert list(heard.probabilities) == list(RAVDESS_CATEGORIES)
     assert float(np.sum(list(heard.probabilities.values()))) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_expected_vad_is_the_posterior_weighted_anchors(bank):
+    names = ["happy", "angry", "sad", "calm"]
+    anchors = bank.anchor_vad[[bank.category_index(n) for n in names]]
+    emb = torch.stack([bank.means[bank.category_index("sad")], bank.means[bank.category_index("happy")], torch.zeros(bank.config.embedding_dim)])
+    out = bank.expected_vad(emb, names)
+    assert torch.allclose(out, bank.posterior(emb, names) @ anchors)
+    assert torch.allclose(out[0], anchors[2], atol=1e-3) and torch.allclose(out[1], anchors[0], atol=1e-3)  # a category mean reads its anchor
+    assert (out >= anchors.min(0).values - 1e-6).all() and (out <= anchors.max(0).values + 1e-6).all()  # inside the anchors' hull

@@ -57,3 +57,26 @@ def test_higher_intensity_raises_critic_probability_of_target(pipe, emotion):
 def test_va_spec_and_guidance(pipe):
     out = pipe("va:0.5,-0.5", num_bars=4, guidance_scale=3.0, generator=torch.Generator().manual_seed(0))
     assert len(out.sequences[0].events) > 0
+
+
+def test_critic_valence_follows_its_posterior_on_real_clips(pipe):
+    """The critic learned quadrants, not VAD: its reported valence (the posterior's anchors) gets the sign of
+    the EMOPIA test clips' valence right far more often than the bank's VAD head read on its embeddings."""
+    from emogen.data import data_root
+    from emogen.data.emopia import QUADRANT_CATEGORIES, QUADRANT_VA
+    from emogen.music.dataset import load_music_clips, stack_grids
+
+    if data_root(required=False) is None:
+        pytest.skip("../shared/data (EMOPIA) is not present")
+    clips = load_music_clips("test")
+    o, d, v, m = stack_grids([c.grid for c in clips], 64)
+    bank = pipe.emotion_bank
+    with torch.no_grad():
+        emb = pipe.music_critic(o, d, v, m).embedding
+        expected = bank.expected_vad(emb, QUADRANT_CATEGORIES)[:, 0].numpy()
+        head = bank.vad(emb)[:, 0].numpy()
+    truth = np.array([np.sign(QUADRANT_VA[c.quadrant][0]) for c in clips])
+    hull = bank.anchor_vad[[bank.category_index(c) for c in QUADRANT_CATEGORIES], 0]
+    assert float(hull.min()) <= expected.min() and expected.max() <= float(hull.max())
+    assert np.mean(np.sign(expected) == truth) >= 0.65
+    assert np.mean(np.sign(expected) == truth) >= np.mean(np.sign(head) == truth) + 0.1

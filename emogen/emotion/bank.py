@@ -248,6 +248,21 @@ class EmotionBank(ModelMixin, ConfigMixin):
         """Valence, arousal, dominance read from embeddings, shape `(B, 3)`."""
         return self.vad_head(embedding)
 
+    def expected_vad(self, embedding: torch.Tensor, categories: Sequence[str]) -> torch.Tensor:
+        """Valence, arousal, dominance as the posterior-weighted VAD anchors of ``categories``, shape `(B, 3)`.
+
+        The dimensional reading of a critic trained on categories only (the music critic: EMOPIA's quadrants),
+        whose embeddings the VAD head was never fitted to: it stays inside the anchors' hull and follows the
+        critic's own posterior.
+
+        Example:
+            >>> bank = EmotionBank()
+            >>> [round(v, 2) for v in bank.expected_vad(bank.means[[bank.category_index("sad")]], ["happy", "sad"])[0].tolist()]
+            [-0.63, -0.27, -0.33]
+        """
+        index = [self.category_index(name) for name in categories]
+        return self.posterior(embedding, categories) @ self.anchor_vad[index].to(embedding.dtype)
+
     def direction(self, target: str | EmotionSpec) -> torch.Tensor:
         """Unit-intensity direction from neutral for a category name or a categorical spec, shape `(D,)`.
 

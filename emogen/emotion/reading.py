@@ -19,7 +19,8 @@ class EmotionReading:
 
     Args:
         probabilities (`dict[str, float]`): posterior over the read-out categories, in their order (sums to 1).
-        vad (`tuple[float, float, float]`): valence, arousal, dominance from the bank's VAD head.
+        vad (`tuple[float, float, float]`): valence, arousal, dominance: the bank's VAD head, or for a critic trained
+            on categories only (music), the posterior-weighted anchors (:meth:`~emogen.emotion.EmotionBank.expected_vad`).
         category (`str`): most likely category.
         intensity (`float`): projected intensity along that category's direction, clipped to [0, 1]
             (0 for neutral).

@@ -14,7 +14,7 @@ reuses it to rerank candidates (``--candidates N``); evaluation uses the indepen
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -118,7 +118,8 @@ def recognize_music(path: str, critic: MusicEmotionEncoder | None = None, bank=N
     """The emotion the music critic hears in a MIDI file (its first ``max_bars`` bars), as an
     :class:`~emogen.emotion.EmotionReading` over the critic's categories (the EMOPIA quadrants).
 
-    The same encoder reranks ``emogen music --candidates``. Raises :class:`~emogen.errors.InputError` for a
+    The same encoder reranks ``emogen music --candidates``. Valence, arousal and dominance are the VAD anchors of
+    the quadrants weighted by the critic's posterior (:meth:`~emogen.emotion.EmotionBank.expected_vad`). Raises :class:`~emogen.errors.InputError` for a
     missing, corrupt or empty MIDI file.
     """
     from .dataset import stack_grids
@@ -129,4 +130,8 @@ def recognize_music(path: str, critic: MusicEmotionEncoder | None = None, bank=N
     grid = grid_from_events(events_from_midi(path))
     onsets, durations, velocities, mask = stack_grids([grid], min(grid.num_bars, max_bars))
     embedding = critic(onsets, durations, velocities, mask).embedding
-    return bank.to("cpu").read(embedding, list(critic.config.categories))[0]
+    categories = list(critic.config.categories)
+    bank = bank.to("cpu")
+    # the critic learned quadrants, not VAD: its valence and arousal are its posterior's anchors (as the pipeline reports them)
+    vad = tuple(float(v) for v in bank.expected_vad(embedding, categories)[0])
+    return replace(bank.read(embedding, categories)[0], vad=vad)
