@@ -10,7 +10,8 @@ Reported (one table, then its figure):
   about log 4) and the prior's accuracy as a quadrant classifier;
 - recognition: the music critic (the network the pipeline reranks with) and the evaluation-only judge
   (logistic regression on hand-made note statistics, trained on the EMOPIA train split, see
-  ``emogen/music/judge.py``) on the real EMOPIA test clips: 4 quadrants, arousal, valence;
+  ``emogen/music/judge.py``) on the real EMOPIA test clips: 4 quadrants, arousal, valence; the critic's
+  calibration (ECE and mean top probability of its plain and its temperature-scaled posterior);
 - controllability: ``--per-quadrant`` generated clips (16 bars) per quadrant category (happy, angry, sad,
   calm at intensity 1), and the judge's accuracy at recognising the requested quadrant, next to its
   accuracy on the real test clips;
@@ -54,7 +55,7 @@ from emogen.music.metrics import MUSICALITY_FEATURES, CopyIndex, note_tokens, ov
 from emogen.utils.sweep import even_sweep
 from emogen.music.representation import events_from_grid, grid_from_events
 from emogen.music.stats import CLIP_STATISTIC_NAMES, STATISTIC_NAMES, clip_statistics, note_array, piece_statistics
-from emogen.music.evaluation import (bars_of, critic_predict, critic_probabilities, element_transfer_movement, encode_clips,
+from emogen.music.evaluation import (bars_of, critic_probabilities, critic_scores, element_transfer_movement, encode_clips,
                                      evaluate_vqvae, prior_emotion_information, quadrant_scores)
 from emogen.music.features import ELEMENTS
 from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline
@@ -133,8 +134,7 @@ def main() -> None:
     true = np.array([QUADRANTS.index(c.quadrant) for c in test_clips])
     judge_real = quadrant_scores(np.array([QUADRANTS.index(q) for q in judge.predict(test_notes)]), true)
     test_grids = load_music_clips("test")
-    critic_true = np.array([QUADRANTS.index(c.quadrant) for c in test_grids])
-    critic_real = quadrant_scores(critic_predict(pipe.music_critic, pipe.emotion_bank, [c.grid for c in test_grids]), critic_true)
+    critic_real = critic_scores(pipe.music_critic, pipe.emotion_bank, test_grids)  # accuracies and calibration
 
     # models: VQ-VAE reconstruction and element transfer on test bars, prior likelihood on val clips
     vq_test = evaluate_vqvae(pipe.vqvae, test_grids)
@@ -252,6 +252,9 @@ def main() -> None:
     row("prior val as a classifier: quadrant accuracy", f"{nll['quadrant_accuracy']:.3f}")
     for who, s in (("critic", critic_real), ("judge", judge_real)):
         row(f"{who} on real test clips: quadrant / arousal / valence", f"{s['quadrant']:.3f} / {s['arousal']:.3f} / {s['valence']:.3f}")
+    row(f"critic on real test clips: ECE (15 bins) plain / calibrated (T = {pipe.music_critic.temperature:.2f})",
+        f"{critic_real['ece_before']:.3f} / {critic_real['ece_after']:.3f}")
+    row("critic on real test clips: mean top probability plain / calibrated", f"{critic_real['mean_top_prob_before']:.3f} / {critic_real['mean_top_prob_after']:.3f}")
     for cat in CATEGORIES:
         row(f"judge accuracy, requested {cat} ({QUADRANTS[CATEGORIES.index(cat)]}): generated / real", f"{control[cat]:.3f} / {real_per_quadrant[cat]:.3f}")
     # binomial standard errors: of the mean over the four quadrants' generated clips, and of the real test clips' accuracy

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from emogen.training.voice import CriticClip, CriticItem, build_critic_data, critic_logits, evaluate_critic, shipped_encoder_config
-from emogen.voice.calibration import reliability_bins, softmax
+from emogen.calibration import reliability_bins, softmax
 
 CORPUS_NAMES = {"ravdess": "RAVDESS", "nemo": "nEMO"}
 
@@ -162,7 +162,7 @@ def cross_validation(folds: int, cache: str, path: Path) -> str:
     """Out-of-fold RAVDESS readings of ``folds`` critics trained by the shipped recipe (computed once, kept in
     ``path``), as a table: pooled and per fold accuracy, ECE with its bootstrap interval and floor."""
     from emogen.training.voice import cross_validate_critic
-    from emogen.voice.calibration import ece_interval, expected_calibration_error
+    from emogen.calibration import ece_interval, expected_calibration_error
 
     settings = {"folds": folds, "config": json.loads(json.dumps(vars(shipped_encoder_config()), default=list))}
     stored = json.loads(path.read_text()) if path.is_file() else None

@@ -193,8 +193,9 @@ class EmoMusicPipeline(EmogenPipeline):
         emb = self.music_critic(o, d, v, m).embedding
         bank = self.emotion_bank
         categories = list(self.music_critic.config.categories)
-        probs = bank.posterior(emb, categories)
-        vad = bank.expected_vad(emb, categories)  # the critic learned quadrants, not VAD: its posterior's anchors
+        probs = self.music_critic.posterior(emb, bank)  # calibrated
+        # the critic learned quadrants, not VAD: the anchors weighted by its calibrated posterior
+        vad = bank.expected_vad(emb, categories, self.music_critic.temperature)
         target = spec.dominant if spec.kind == "categorical" else None
         scores = []
         for i in range(len(grids)):

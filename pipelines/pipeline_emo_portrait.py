@@ -296,7 +296,7 @@ class EmoPortraitPipeline(EmogenPipeline):
         categories = list(self.face_critic.config.categories)
         scores: dict[str, float] = {}
         if target in categories:
-            probs = bank.posterior(embedding, categories)[0]
+            probs = self.face_critic.posterior(embedding, bank)[0]
             scores[f"p_{target}"] = float(probs[categories.index(target)])
         if spec.total_intensity > 0 and target != "neutral":
             scores["intensity"] = float(bank.project_intensity(embedding, spec)[0])

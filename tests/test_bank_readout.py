@@ -118,3 +118,16 @@ def test_expected_vad_is_the_posterior_weighted_anchors(bank):
     assert torch.allclose(out, bank.posterior(emb, names) @ anchors)
     assert torch.allclose(out[0], anchors[2], atol=1e-3) and torch.allclose(out[1], anchors[0], atol=1e-3)  # a category mean reads its anchor
     assert (out >= anchors.min(0).values - 1e-6).all() and (out <= anchors.max(0).values + 1e-6).all()  # inside the anchors' hull
+
+
+def test_temperature_softens_the_posterior_and_keeps_its_order(bank, embeddings):
+    names = list(QUADRANT_CATEGORIES)
+    plain, soft = bank.posterior(embeddings, names), bank.posterior(embeddings, names, temperature=3.0)
+    restricted = bank.log_likelihood(embeddings)[:, [bank.category_index(n) for n in names]]
+    assert torch.allclose(soft, torch.softmax(restricted / 3.0, -1))
+    assert torch.equal(plain.argmax(-1), soft.argmax(-1)) and (soft.amax(-1) <= plain.amax(-1) + 1e-6).all()
+    assert torch.allclose(bank.posterior(embeddings, names, temperature=1e6), torch.full_like(plain, 0.25), atol=1e-4)
+    readings = bank.read(embeddings, names, temperature=3.0)
+    assert torch.allclose(torch.tensor([list(r.probabilities.values()) for r in readings]), soft, atol=1e-6)
+    anchors = bank.anchor_vad[[bank.category_index(n) for n in names]]
+    assert torch.allclose(bank.expected_vad(embeddings, names, 3.0), soft @ anchors)

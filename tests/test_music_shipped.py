@@ -60,7 +60,7 @@ def test_va_spec_and_guidance(pipe):
 
 
 def test_critic_valence_follows_its_posterior_on_real_clips(pipe):
-    """The critic learned quadrants, not VAD: its reported valence (the posterior's anchors) gets the sign of
+    """The critic learned quadrants, not VAD: its reported valence (the calibrated posterior's anchors) gets the sign of
     the EMOPIA test clips' valence right far more often than the bank's VAD head read on its embeddings."""
     from emogen.data import data_root
     from emogen.data.emopia import QUADRANT_CATEGORIES, QUADRANT_VA
@@ -73,10 +73,32 @@ def test_critic_valence_follows_its_posterior_on_real_clips(pipe):
     bank = pipe.emotion_bank
     with torch.no_grad():
         emb = pipe.music_critic(o, d, v, m).embedding
-        expected = bank.expected_vad(emb, QUADRANT_CATEGORIES)[:, 0].numpy()
+        expected = bank.expected_vad(emb, QUADRANT_CATEGORIES, pipe.music_critic.temperature)[:, 0].numpy()  # as reported
         head = bank.vad(emb)[:, 0].numpy()
     truth = np.array([np.sign(QUADRANT_VA[c.quadrant][0]) for c in clips])
     hull = bank.anchor_vad[[bank.category_index(c) for c in QUADRANT_CATEGORIES], 0]
     assert float(hull.min()) <= expected.min() and expected.max() <= float(hull.max())
     assert np.mean(np.sign(expected) == truth) >= 0.65
     assert np.mean(np.sign(expected) == truth) >= np.mean(np.sign(head) == truth) + 0.1
+
+
+def test_critic_is_calibrated_on_real_clips(pipe):
+    """The shipped critic's temperature (fitted on the val songs) lowers its expected calibration error on the
+    held-out test songs: uncalibrated it says 0.86 on average for 0.62 accuracy."""
+    from emogen.calibration import expected_calibration_error, softmax
+    from emogen.data import data_root
+    from emogen.music.dataset import load_music_clips
+    from emogen.music.evaluation import critic_logits
+    from emogen.music.judge import QUADRANTS
+
+    if data_root(required=False) is None:
+        pytest.skip("../shared/data (EMOPIA) is not present")
+    critic = pipe.music_critic
+    assert critic.temperature > 1.5  # over-confident before calibration
+    for split, bound in (("val", 0.1), ("test", 0.2)):
+        clips = load_music_clips(split)
+        logits = critic_logits(critic, pipe.emotion_bank, [c.grid for c in clips])
+        labels = np.array([QUADRANTS.index(c.quadrant) for c in clips])
+        before = expected_calibration_error(softmax(logits), labels)
+        after = expected_calibration_error(softmax(logits, critic.temperature), labels)
+        assert after < before - 0.05 and after <= bound

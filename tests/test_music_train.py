@@ -17,6 +17,9 @@ def test_train_music_small_writes_a_loadable_pipeline(data_root, tmp_path, monke
     assert result.exit_code == 0, result.output
     scores = json.loads((out / "scores.json").read_text())
     assert 0.0 <= scores["critic"]["test"]["quadrant"] <= 1.0
+    assert 0.0 <= scores["critic"]["test"]["ece_after"] <= 1.0
+    temperature = scores["critic"]["calibration"]["temperature"]
+    assert temperature > 0 and json.loads((out / "music_critic" / "config.json").read_text())["temperature"] == temperature
     assert scores["data"]["train"] == 24
     assert set(scores["prior"]["sum_head"]) >= {"val_nll_conditioned", "val_nll_unconditional"}  # the first phase's scores
     assert scores["minutes"]["prior_inner"] > 0 and "prior_inner" in scores["history"]

@@ -182,12 +182,13 @@ class EmotionBank(ModelMixin, ConfigMixin):
         """Posterior over all the bank's categories with a uniform prior, shape `(B, K)`."""
         return self.posterior(embedding)
 
-    def posterior(self, embedding: torch.Tensor, categories: Sequence[str] | None = None) -> torch.Tensor:
+    def posterior(self, embedding: torch.Tensor, categories: Sequence[str] | None = None, temperature: float = 1.0) -> torch.Tensor:
         """Posterior over ``categories`` (all the bank's when `None`), in the given order, shape `(B, K')`.
 
         A softmax over the Gaussian log-likelihoods restricted to those categories (a uniform prior over
-        them): a critic trained on a subset of the taxonomy (RAVDESS' 8 categories, EMOPIA's 4 quadrants)
-        is read out over that subset only.
+        them) divided by ``temperature``: a critic trained on a subset of the taxonomy (RAVDESS' 8 categories,
+        EMOPIA's 4 quadrants) is read out over that subset only, at its calibration temperature
+        (``critic.config.temperature``, :class:`~emogen.emotion.critic.CriticReadout`; > 1 softens).
 
         Example:
             >>> bank = EmotionBank()
@@ -198,14 +199,14 @@ class EmotionBank(ModelMixin, ConfigMixin):
         log_likelihood = self.log_likelihood(embedding)
         if categories is not None:
             log_likelihood = log_likelihood[:, [self.category_index(name) for name in categories]]
-        return torch.softmax(log_likelihood, dim=-1)
+        return torch.softmax(log_likelihood / float(temperature), dim=-1)
 
     @torch.no_grad()
-    def read(self, embedding: torch.Tensor, categories: Sequence[str] | None = None) -> list[EmotionReading]:
+    def read(self, embedding: torch.Tensor, categories: Sequence[str] | None = None, temperature: float = 1.0) -> list[EmotionReading]:
         """Read embeddings `(B, D)` out as :class:`~emogen.emotion.EmotionReading`s, one per row.
 
-        The posterior over ``categories`` (see :meth:`posterior`), the VAD head's reading, the most likely
-        category and the intensity projected on its direction, clipped to [0, 1] (0 for neutral).
+        The posterior over ``categories`` at ``temperature`` (see :meth:`posterior`), the VAD head's reading,
+        the most likely category and the intensity projected on its direction, clipped to [0, 1] (0 for neutral).
 
         Example:
             >>> bank = EmotionBank()
@@ -213,7 +214,7 @@ class EmotionBank(ModelMixin, ConfigMixin):
             'angry:0.7'
         """
         names = list(categories) if categories is not None else self.categories
-        probs = self.posterior(embedding, names).float().cpu()
+        probs = self.posterior(embedding, names, temperature).float().cpu()
         vad = self.vad(embedding).float().cpu()
         readings = []
         for i, row in enumerate(probs):
@@ -248,8 +249,9 @@ class EmotionBank(ModelMixin, ConfigMixin):
         """Valence, arousal, dominance read from embeddings, shape `(B, 3)`."""
         return self.vad_head(embedding)
 
-    def expected_vad(self, embedding: torch.Tensor, categories: Sequence[str]) -> torch.Tensor:
-        """Valence, arousal, dominance as the posterior-weighted VAD anchors of ``categories``, shape `(B, 3)`.
+    def expected_vad(self, embedding: torch.Tensor, categories: Sequence[str], temperature: float = 1.0) -> torch.Tensor:
+        """Valence, arousal, dominance as the VAD anchors of ``categories`` weighted by the posterior at
+        ``temperature`` (:meth:`posterior`), shape `(B, 3)`.
 
         The dimensional reading of a critic trained on categories only (the music critic: EMOPIA's quadrants),
         whose embeddings the VAD head was never fitted to: it stays inside the anchors' hull and follows the
@@ -261,7 +263,7 @@ class EmotionBank(ModelMixin, ConfigMixin):
             [-0.63, -0.27, -0.33]
         """
         index = [self.category_index(name) for name in categories]
-        return self.posterior(embedding, categories) @ self.anchor_vad[index].to(embedding.dtype)
+        return self.posterior(embedding, categories, temperature) @ self.anchor_vad[index].to(embedding.dtype)
 
     def direction(self, target: str | EmotionSpec) -> torch.Tensor:
         """Unit-intensity direction from neutral for a category name or a categorical spec, shape `(D,)`.

@@ -6,8 +6,9 @@ descriptor (:func:`~emogen.music.features.clip_descriptor`: key-profile mode and
 and triad content, register, density, velocity, durations, rhythm, repetition), standardised by statistics
 of the training set kept as buffers; it writes a point of the shared space (dimension 16). Trained on EMOPIA's train
 split with the bank's Gaussian likelihood (quadrant -> category) and a pull toward the category mean, so
-``bank.posterior(embedding, critic.config.categories)``
-gives the quadrant and ``bank.project_intensity`` a graded intensity. The pipeline
+``critic.posterior(embedding, bank)`` (:class:`~emogen.emotion.critic.CriticReadout`: the bank's posterior over
+``config.categories`` at the calibration ``config.temperature``, fitted on the validation songs) gives the quadrant
+and ``bank.project_intensity`` a graded intensity. The pipeline
 reuses it to rerank candidates (``--candidates N``); evaluation uses the independent judge instead.
 """
 
@@ -20,6 +21,7 @@ import torch
 from torch import nn
 
 from ..data.emopia import QUADRANT_CATEGORIES
+from ..emotion.critic import CriticReadout
 from ..modeling import BaseOutput, ConfigMixin, ModelMixin, register_to_config
 
 from .features import DESCRIPTOR_SIZE, ELEMENT_INPUT_SIZES, ELEMENTS, clip_descriptor, element_inputs
@@ -34,7 +36,7 @@ class MusicEmotionEncoderOutput(BaseOutput):
     embedding: torch.Tensor
 
 
-class MusicEmotionEncoder(ModelMixin, ConfigMixin):
+class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
     """Bars -> a point in the shared emotion space.
 
     Args:
@@ -46,6 +48,8 @@ class MusicEmotionEncoder(ModelMixin, ConfigMixin):
             ``bank.read(embedding, critic.config.categories)``.
         descriptor_hidden (`int`, *optional*, defaults to 0): width of the branch reading the piece's
             :func:`~emogen.music.features.clip_descriptor`; 0 = no such branch (the first shipped critic).
+        temperature (`float`, *optional*, defaults to 1.0): calibration temperature dividing the bank's
+            log-likelihoods in :meth:`posterior` (> 1 softens an over-confident critic; set by the recipe).
     """
 
     @register_to_config
@@ -56,6 +60,7 @@ class MusicEmotionEncoder(ModelMixin, ConfigMixin):
         dropout: float = 0.2,
         categories: Sequence[str] = QUADRANT_CATEGORIES,
         descriptor_hidden: int = 0,
+        temperature: float = 1.0,
     ) -> None:
         super().__init__()
         size = sum(ELEMENT_INPUT_SIZES.values()) + 1
@@ -118,9 +123,10 @@ def recognize_music(path: str, critic: MusicEmotionEncoder | None = None, bank=N
     """The emotion the music critic hears in a MIDI file (its first ``max_bars`` bars), as an
     :class:`~emogen.emotion.EmotionReading` over the critic's categories (the EMOPIA quadrants).
 
-    The same encoder reranks ``emogen music --candidates``. Valence, arousal and dominance are the VAD anchors of
-    the quadrants weighted by the critic's posterior (:meth:`~emogen.emotion.EmotionBank.expected_vad`). Raises :class:`~emogen.errors.InputError` for a
-    missing, corrupt or empty MIDI file.
+    The same encoder reranks ``emogen music --candidates``. The probabilities are the critic's calibrated
+    posterior (its ``config.temperature``); valence, arousal and dominance are the VAD anchors of the quadrants
+    weighted by it (:meth:`~emogen.emotion.EmotionBank.expected_vad`). Raises :class:`~emogen.errors.InputError`
+    for a missing, corrupt or empty MIDI file.
     """
     from .dataset import stack_grids
     from .representation import events_from_midi, grid_from_events
@@ -133,5 +139,5 @@ def recognize_music(path: str, critic: MusicEmotionEncoder | None = None, bank=N
     categories = list(critic.config.categories)
     bank = bank.to("cpu")
     # the critic learned quadrants, not VAD: its valence and arousal are its posterior's anchors (as the pipeline reports them)
-    vad = tuple(float(v) for v in bank.expected_vad(embedding, categories)[0])
-    return replace(bank.read(embedding, categories)[0], vad=vad)
+    vad = tuple(float(v) for v in bank.expected_vad(embedding, categories, critic.temperature)[0])
+    return replace(bank.read(embedding, categories, critic.temperature)[0], vad=vad)

@@ -5,8 +5,9 @@
 - :func:`element_transfer_movement`: how much each element's statistics move when one element's codes are swapped;
 - :func:`encode_clips`, :func:`prior_nll`, :func:`prior_emotion_information`: code sequences, the prior's
   held-out likelihood and how much of it the emotion explains;
-- :func:`critic_probabilities`, :func:`critic_predict`, :func:`quadrant_scores`: the critic's quadrant
-  read-out (the bank posterior over the quadrant categories) and its accuracies.
+- :func:`critic_logits`, :func:`critic_probabilities`, :func:`critic_predict`, :func:`quadrant_scores`,
+  :func:`critic_scores`: the critic's quadrant read-out (the bank's log-likelihoods over the quadrant categories,
+  and the posterior at the critic's calibration temperature), its accuracies and its calibration (ECE).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.emopia import QUADRANT_CATEGORIES
+from ..data.emopia import QUADRANT_CATEGORIES, QUADRANTS
 from ..emotion import EmotionBank
 from .critic import MusicEmotionEncoder
 from .dataset import MusicClip, grid_key, grid_tensors, stack_grids, transpose_tensor
@@ -27,7 +28,7 @@ from .features import ELEMENTS
 from .key_guide import NUM_KEYS, KeyCodeGuide
 from .vqvae import BarLogits, ElementVQVAE
 
-__all__ = ["bars_of", "critic_predict", "critic_probabilities", "element_transfer_movement", "encode_clips", "evaluate_vqvae", "key_guide_accuracy", "prior_emotion_information", "prior_nll", "quadrant_scores", "vq_loss_terms"]
+__all__ = ["bars_of", "critic_logits", "critic_predict", "critic_scores", "critic_probabilities", "element_transfer_movement", "encode_clips", "evaluate_vqvae", "key_guide_accuracy", "prior_emotion_information", "prior_nll", "quadrant_scores", "vq_loss_terms"]
 
 
 def bars_of(clips: Sequence[MusicClip]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -196,17 +197,25 @@ def prior_emotion_information(model: EmotionCodePrior, sequences: Sequence[tuple
 
 
 @torch.no_grad()
-def critic_probabilities(critic: MusicEmotionEncoder, bank: EmotionBank, grids: Sequence[BarGrid], max_bars: int = 64,
-                         batch: int = 32) -> np.ndarray:
-    """`(n, 4)` quadrant probabilities (Q1..Q4) the critic gives each grid (its first ``max_bars`` bars):
-    the bank posterior over the quadrant categories, as the pipeline reads it."""
+def critic_logits(critic: MusicEmotionEncoder, bank: EmotionBank, grids: Sequence[BarGrid], max_bars: int = 64,
+                  batch: int = 32) -> np.ndarray:
+    """`(n, 4)` uncalibrated quadrant scores (Q1..Q4) the critic gives each grid (its first ``max_bars`` bars):
+    the bank's log-likelihoods over the critic's categories (``critic.logits``)."""
     device = next(critic.parameters()).device
     out = []
     for i in range(0, len(grids), batch):
         part = grids[i : i + batch]
         o, d, v, m = (x.to(device) for x in stack_grids(list(part), min(max(g.num_bars for g in part), max_bars)))
-        out.append(bank.posterior(critic(o, d, v, m).embedding, QUADRANT_CATEGORIES).cpu().numpy())
+        out.append(critic.logits(critic(o, d, v, m).embedding, bank).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, len(QUADRANT_CATEGORIES)))
+
+
+def critic_probabilities(critic: MusicEmotionEncoder, bank: EmotionBank, grids: Sequence[BarGrid], max_bars: int = 64) -> np.ndarray:
+    """`(n, 4)` quadrant probabilities (Q1..Q4) the critic gives each grid: its calibrated posterior
+    (``softmax(logits / critic.temperature)``), as the pipeline reads it."""
+    from ..calibration import softmax
+
+    return softmax(critic_logits(critic, bank, grids, max_bars), critic.temperature)
 
 
 @torch.no_grad()
@@ -221,6 +230,19 @@ def quadrant_scores(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     valence = lambda q: np.isin(q, [0, 3])  # noqa: E731
     return {"quadrant": float(np.mean(pred == true)), "arousal": float(np.mean(arousal(pred) == arousal(true))),
             "valence": float(np.mean(valence(pred) == valence(true)))}
+
+
+def critic_scores(critic: MusicEmotionEncoder, bank: EmotionBank, clips: Sequence[MusicClip], num_bins: int = 15) -> dict[str, float]:
+    """Quadrant, arousal and valence accuracy of the critic on ``clips``, and its calibration: ECE (``num_bins``
+    equal-width bins) and mean top probability of the bank's plain posterior and of the calibrated one."""
+    from ..calibration import expected_calibration_error, softmax
+
+    logits = critic_logits(critic, bank, [c.grid for c in clips])
+    labels = np.array([QUADRANTS.index(c.quadrant) for c in clips])
+    before, after = softmax(logits), softmax(logits, critic.temperature)
+    return {**quadrant_scores(after.argmax(1), labels),
+            "ece_before": expected_calibration_error(before, labels, num_bins), "ece_after": expected_calibration_error(after, labels, num_bins),
+            "mean_top_prob_before": float(before.max(1).mean()), "mean_top_prob_after": float(after.max(1).mean())}
 
 
 @torch.no_grad()

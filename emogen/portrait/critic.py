@@ -3,8 +3,8 @@
 The 68 dlib landmarks in the eye frame (origin between the eye centres, unit = inter-ocular distance)
 go through a small MLP to a 16-d point of the :class:`~emogen.emotion.EmotionBank` space. It is trained on
 MEAD frames with the bank's Gaussian likelihood, the bank's VAD head and a directional-intensity loss (see
-:mod:`emogen.training.portrait`), so ``bank.posterior(embedding, encoder.config.categories)`` is the
-emotion distribution and ``bank.project_intensity(embedding, k)`` the intensity seen along category k.
+:mod:`emogen.training.portrait`), so ``encoder.posterior(embedding, bank)``
+(:class:`~emogen.emotion.critic.CriticReadout`, not calibrated: temperature 1) is the emotion distribution and ``bank.project_intensity(embedding, k)`` the intensity seen along category k.
 
 Two ways to read a face:
 
@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..emotion.critic import CriticReadout
 from ..emotion.taxonomy import CATEGORIES
 from ..modeling import BaseOutput, ConfigMixin, ModelMixin, register_to_config
 
@@ -43,7 +44,7 @@ class FaceEncoderOutput(BaseOutput):
     embedding: torch.Tensor
 
 
-class FaceEmotionEncoder(ModelMixin, ConfigMixin):
+class FaceEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
     """Landmarks in the eye frame `(batch, 68, 2)` -> shared emotion embedding `(batch, embedding_dim)`.
 
     Args:
@@ -53,7 +54,7 @@ class FaceEmotionEncoder(ModelMixin, ConfigMixin):
         embedding_dim (`int`, *optional*, defaults to 16): size of the shared emotion space.
         dropout (`float`, *optional*, defaults to 0.1): dropout after each hidden layer.
         categories (`Sequence[str]`, *optional*, defaults to the MEAD emotions): the bank categories the
-            encoder was trained on, read out with ``bank.read(embedding, encoder.config.categories)``.
+            encoder was trained on, read out with :meth:`posterior` or ``bank.read(embedding, encoder.config.categories)``.
 
     Example:
         >>> enc = FaceEmotionEncoder()

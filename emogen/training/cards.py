@@ -55,6 +55,12 @@ def music_model_card(output: Path, scores: dict) -> str:
                f"every transposition (smoothing {smoothing:g} bars) to the prior's log-probabilities, so the music keeps the drawn key "
                f"and its mode; stored in float16 | {_size(output / 'key_guide')} |\n" if key else "")
     key_minutes = f", key guide {minutes['key_guide']:.1f}" if "key_guide" in minutes else ""
+    calibration = ""
+    if "calibration" in critic:
+        cal, test = critic["calibration"], critic["test"]
+        calibration = (f"\n  Calibration: temperature {cal['temperature']:.2f}, fitted on the val clips (NLL {cal['val_nll_before']:.2f} -> "
+                       f"{cal['val_nll_after']:.2f}); test ECE (15 bins) {test['ece_before']:.3f} -> {test['ece_after']:.3f}, mean top "
+                       f"probability {test['mean_top_prob_before']:.3f} -> {test['mean_top_prob_after']:.3f}.")
     key_scores = (f"\n- Key guide: its log-ratios summed over a val clip's codes name the clip's Krumhansl-Schmuckler key "
                   f"{key['val_key_accuracy']:.1%} of the time and its mode {key['val_mode_accuracy']:.1%}." if key else "")
     first_phase = (f"\n  The first phase alone (its head reads the sum of the codes chosen before): {sum_head['val_nll_conditioned']:.4f} vs "
@@ -104,7 +110,7 @@ Steps: VQ-VAE {config["vq_steps"]}, prior {config["prior_steps"]}{inner_steps}, 
   by nature); used as a classifier (the quadrant whose condition makes a val clip likeliest) the prior names
   {prior["val_quadrant_accuracy"]:.1%} of the val clips' quadrants (chance: the largest quadrant's share).{first_phase}
 - Critic: 4-quadrant accuracy {critic["test"]["quadrant"]:.3f}, arousal {critic["test"]["arousal"]:.3f}, valence {critic["test"]["valence"]:.3f} (val {critic["val_quadrant_accuracy"]:.3f}); its
-  valence and arousal (printed, and compared by `--candidates`) are the quadrants' VAD anchors weighted by its posterior.{key_scores}
+  valence and arousal (printed, and compared by `--candidates`) are the quadrants' VAD anchors weighted by its posterior.{calibration}{key_scores}
 """
 
 

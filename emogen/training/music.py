@@ -24,8 +24,8 @@ from ..data.emopia import QUADRANT_CATEGORIES, QUADRANTS
 from ..emotion import EmotionBank
 from ..music.critic import MusicEmotionEncoder
 from ..music.dataset import MusicClip, grid_key, load_music_clips, stack_grids, transpose_tensor
-from ..music.evaluation import (bars_of, critic_predict, encode_clips, evaluate_vqvae, key_guide_accuracy,
-                                prior_emotion_information, quadrant_scores, vq_loss_terms)
+from ..music.evaluation import (bars_of, critic_logits, critic_predict, critic_scores, encode_clips, evaluate_vqvae, key_guide_accuracy,
+                                prior_emotion_information, vq_loss_terms)
 from ..music.features import ELEMENTS
 from ..music.key_guide import NUM_KEYS, KeyCodeGuide
 from ..music.prior import EmotionCodePrior
@@ -35,7 +35,7 @@ from .loop import FitConfig, FitResult
 from ..utils import atomic_output
 from .recipe import TrainRun, finish_recipe, replace_component, train_state_dir
 
-__all__ = ["CodeUsage", "MusicTrainConfig", "descriptor_matrix", "MUSIC_STAGES", "retrain_music_stage", "train_critic", "train_music", "train_prior", "train_vqvae"]
+__all__ = ["CodeUsage", "MusicTrainConfig", "calibrate_music_critic", "descriptor_matrix", "MUSIC_STAGES", "retrain_music_stage", "train_critic", "train_critic_stage", "train_music", "train_prior", "train_vqvae"]
 
 logger = logging.getLogger(__name__)
 
@@ -408,6 +408,34 @@ def train_critic(train: list[MusicClip], val: list[MusicClip], bank: EmotionBank
     return critic.to("cpu").eval(), result
 
 
+def calibrate_music_critic(critic: MusicEmotionEncoder, bank: EmotionBank, val: list[MusicClip]) -> dict[str, float]:
+    """Fit the critic's temperature on the val clips (the one that minimises their NLL) and store it in
+    ``critic.config``; returns the temperature and the val NLL before and after."""
+    from ..calibration import fit_temperature, negative_log_likelihood
+
+    logits = critic_logits(critic, bank, [c.grid for c in val])
+    labels = np.array([QUADRANTS.index(c.quadrant) for c in val])
+    temperature = fit_temperature(logits, labels)
+    critic.set_calibration(temperature)
+    return {"temperature": temperature, "val_nll_before": negative_log_likelihood(logits, labels),
+            "val_nll_after": negative_log_likelihood(logits, labels, temperature)}
+
+
+def train_critic_stage(train: list[MusicClip], val: list[MusicClip], test: list[MusicClip], bank: EmotionBank, config: MusicTrainConfig,
+                       run: TrainRun | None = None) -> tuple[MusicEmotionEncoder, FitResult, dict]:
+    """The recipe's critic stage: :func:`train_critic`, its temperature fitted on ``val``
+    (:func:`calibrate_music_critic`), and its scores on val and test (:func:`~emogen.music.evaluation.critic_scores`)."""
+    critic, fit_result = train_critic(train, val, bank, config, run)
+    scores: dict = {"val_quadrant_accuracy": fit_result.best_score if fit_result.best_score is not None else -1.0,
+                    "best_step": fit_result.best_step}
+    if val:
+        scores["calibration"] = calibrate_music_critic(critic, bank, val)
+        scores["val"] = critic_scores(critic, bank, val)
+    if test:
+        scores["test"] = critic_scores(critic, bank, test)
+    return critic, fit_result, scores
+
+
 # ---------------------------------------------------------------------------------------------- recipe
 def train_music(output: str | os.PathLike[str], config: MusicTrainConfig | None = None, data_root: str | None = None, *,
                 resume: bool = False, checkpoint_every: int | None = None) -> dict:
@@ -454,14 +482,11 @@ def train_music(output: str | os.PathLike[str], config: MusicTrainConfig | None 
             logger.info("key guide done (%.1f min): %s", run.minutes["key_guide"], key_scores)
 
         with run.timed("critic"):
-            critic, critic_fit = train_critic(train, val, bank, config, run)
-            test_true = np.array([QUADRANTS.index(c.quadrant) for c in test])
-            critic_test = quadrant_scores(critic_predict(critic, bank, [c.grid for c in test]), test_true)
-            critic_val = {"val_quadrant_accuracy": critic_fit.best_score if critic_fit.best_score is not None else -1.0}
-        logger.info("critic done (%.1f min): val %s test %s", run.minutes["critic"], critic_val, critic_test)
+            critic, critic_fit, critic_result = train_critic_stage(train, val, test, bank, config, run)
+        logger.info("critic done (%.1f min): %s", run.minutes["critic"], critic_result)
 
     pipe = EmoMusicPipeline(vqvae=vqvae, prior=prior, emotion_bank=bank, music_critic=critic, key_guide=key_guide)
-    scores = {"vqvae": vq_scores, "prior": prior_scores, "key_guide": key_scores, "critic": {**critic_val, "test": critic_test},
+    scores = {"vqvae": vq_scores, "prior": prior_scores, "key_guide": key_scores, "critic": critic_result,
               "minutes": dict(run.minutes), "config": asdict(config), "data": {"train": len(train), "val": len(val), "test": len(test)},
               "history": {**history, "critic": critic_fit.history}}
     finish_recipe(pipe, output, scores, music_model_card, run)
@@ -522,12 +547,8 @@ def retrain_music_stage(output: str | os.PathLike[str], stage: str, config: Musi
     if stage == "critic":
         with run.timed("critic"):
             test = load_music_clips("test", data_root, limit=config.max_clips)
-            model, fit_result = train_critic(train, val, bank, config, run)
-            test_true = np.array([QUADRANTS.index(c.quadrant) for c in test])
-            val_score = fit_result.best_score if fit_result.best_score is not None else -1.0
-            update = {"critic": {"val_quadrant_accuracy": val_score, "best_step": fit_result.best_step,
-                                 "test": quadrant_scores(critic_predict(model, bank, [c.grid for c in test]), test_true)}}
-            history = {"critic": fit_result.history}
+            model, fit_result, critic_result = train_critic_stage(train, val, test, bank, config, run)
+            update, history = {"critic": critic_result}, {"critic": fit_result.history}
     elif stage == "key":
         if not config.key_element:
             raise InputError("--only key fits the key guide, but key_element is empty")

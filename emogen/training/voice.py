@@ -22,7 +22,7 @@ speech below ``smooth_below_snr_db``, and uniform for non-speech; MSE between th
 ``a * anchor_vad[k]``, MSE between the projected intensity along k and ``a`` (both on speech at or above
 that SNR), and an adversarial speaker classifier behind a gradient-reversal layer. After training, a
 temperature fitted on the validation speakers (corpora weighted equally) and an "uncertain" threshold are
-stored in the critic's config (:mod:`emogen.voice.calibration`).
+stored in the critic's config (:mod:`emogen.calibration`).
 
 Converter loss: v-prediction MSE on DTW-aligned neutral -> emotion pairs of RAVDESS actors 01-16 and
 nEMO's training speakers, corpora weighted equally (:mod:`emogen.voice.pairs`), conditioned on the bank embedding of the target, with
@@ -561,7 +561,7 @@ def calibrate_critic(encoder: SpeechEmotionEncoder, bank: EmotionBank, val: Sequ
 
     Returns the temperature, the threshold and the validation NLL before and after.
     """
-    from ..voice.calibration import fit_temperature, negative_log_likelihood, softmax, uncertain_threshold
+    from ..calibration import fit_temperature, negative_log_likelihood, softmax, uncertain_threshold
 
     speech = [c for c in val if c.clip.emotion is not None]
     logits, labels = critic_logits(encoder, bank, speech), _labels(encoder, speech)
@@ -587,7 +587,7 @@ def evaluate_critic(encoder: SpeechEmotionEncoder, bank: EmotionBank, data: Crit
     """Scores of a (calibrated) critic: per corpus and split accuracy, UAR, ECE and NLL before and after
     calibration, mean top probability and share flagged uncertain; the same on noisy copies; and on
     non-speech the mean top probability and the share flagged uncertain, per kind."""
-    from ..voice.calibration import ece_interval, expected_calibration_error, negative_log_likelihood, softmax
+    from ..calibration import ece_interval, expected_calibration_error, negative_log_likelihood, softmax
 
     temperature, threshold = float(encoder.config.temperature), float(encoder.config.uncertain_below)
     out: dict = {"temperature": temperature, "uncertain_below": threshold, "num_bins": num_bins}
@@ -761,12 +761,12 @@ def cross_validate_critic(config: EncoderTrainConfig, cache: str, folds: int = 5
     trained (``config``, nEMO as in the recipe) and calibrated without them (:func:`ravdess_folds`).
 
     A held-out ECE measured on RAVDESS' two test actors (120 clips) cannot go below about 0.10 even for a
-    perfectly calibrated model (the ``floor`` of :func:`~emogen.voice.calibration.ece_interval`); pooling
+    perfectly calibrated model (the ``floor`` of :func:`~emogen.calibration.ece_interval`); pooling
     the out-of-fold readings of all 20 actors (1200 clips) brings that floor near 0.03. Returns the pooled
     calibrated probabilities and labels (``probabilities``, ``labels``, ``actors``) and, per fold, its
     actors, temperature and test accuracy.
     """
-    from ..voice.calibration import softmax
+    from ..calibration import softmax
 
     bank = EmotionBank().eval()
     probabilities, labels, actors, per_fold = [], [], [], []

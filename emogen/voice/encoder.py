@@ -4,9 +4,9 @@ Frames of log-mel + normalised log-F0 + voicing go through a small residual 1-D 
 pooling and an MLP to a 16-d point of the :class:`~emogen.emotion.EmotionBank` space. It is trained with
 the bank's Gaussian likelihood, the bank's VAD head, a directional-intensity loss and an adversarial
 speaker head (see :mod:`emogen.training.voice`). ``bank.project_intensity(embedding, k)`` is the intensity
-heard along category k, and :meth:`SpeechEmotionEncoder.posterior` the emotion distribution: the bank's
+heard along category k, and :meth:`SpeechEmotionEncoder.posterior` (:class:`~emogen.emotion.critic.CriticReadout`) the emotion distribution: the bank's
 Gaussian log-likelihoods over ``config.categories`` divided by the calibration ``config.temperature``
-(fitted on validation speakers, :mod:`emogen.voice.calibration`) before the softmax. Readings whose top
+(fitted on validation speakers, :mod:`emogen.calibration`) before the softmax. Readings whose top
 probability is below ``config.uncertain_below`` are reported as uncertain (:mod:`emogen.voice.recognize`).
 """
 
@@ -14,18 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from ..data.ravdess import RAVDESS_CATEGORIES
+from ..emotion.critic import CriticReadout
 from ..modeling import BaseOutput, ConfigMixin, ModelMixin, register_to_config
 
 from .features import ENCODER_FEATURE_DIM
-
-if TYPE_CHECKING:
-    from ..emotion import EmotionBank
 
 __all__ = ["SpeechEmotionEncoder", "SpeechEncoderOutput"]
 
@@ -55,7 +52,7 @@ class _ResBlock(nn.Module):
         return (x + h) * mask
 
 
-class SpeechEmotionEncoder(ModelMixin, ConfigMixin):
+class SpeechEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
     """Utterance -> shared emotion embedding.
 
     Args:
@@ -152,27 +149,3 @@ class SpeechEmotionEncoder(ModelMixin, ConfigMixin):
         mask = mask.to(features.dtype)
         level = (features[:, :mels].mean(1) * mask).sum(-1) / mask.sum(-1).clamp_min(1.0)
         return torch.cat([features[:, :mels] - level[:, None, None], features[:, mels:]], dim=1)
-
-    def logits(self, embedding: torch.Tensor, bank: EmotionBank) -> torch.Tensor:
-        """Uncalibrated scores over ``config.categories``: the bank's Gaussian log-likelihoods, shape `(B, K)`."""
-        index = [bank.category_index(name) for name in self.config.categories]
-        return bank.log_likelihood(embedding.to(bank.means.device))[:, index]
-
-    def posterior(self, embedding: torch.Tensor, bank: EmotionBank, calibrated: bool = True) -> torch.Tensor:
-        """Emotion distribution over ``config.categories``, shape `(B, K)`.
-
-        ``softmax(logits / config.temperature)`` (the calibrated probabilities), or the bank's plain
-        posterior with ``calibrated=False``. The most likely category is the same either way.
-        """
-        temperature = float(self.config.temperature) if calibrated else 1.0
-        return torch.softmax(self.logits(embedding, bank) / temperature, dim=-1)
-
-    def set_calibration(self, temperature: float, uncertain_below: float) -> None:
-        """Store a calibration (fitted on validation speakers) in the config, so ``save_pretrained`` keeps it."""
-        if not temperature > 0:
-            msg = f"temperature must be > 0, got {temperature}"
-            raise ValueError(msg)
-        if not 0.0 <= uncertain_below <= 1.0:
-            msg = f"uncertain_below must be in [0, 1], got {uncertain_below}"
-            raise ValueError(msg)
-        self.register_to_config(temperature=float(temperature), uncertain_below=float(uncertain_below))

@@ -5,10 +5,12 @@
   is right, weighted by how many predictions fall in each bin;
 - :func:`reliability_bins`: the per-bin confidence, accuracy and count behind it (for a reliability diagram);
 - :func:`fit_temperature`: the single temperature ``T`` that minimises the negative log-likelihood of
-  ``softmax(logits / T)`` on held-out data (fitted on validation speakers, applied everywhere after);
+  ``softmax(logits / T)`` on held-out data (fitted on validation speakers or songs, applied everywhere after);
 - :func:`negative_log_likelihood`, :func:`uncertain_threshold`.
 
-numpy only (torch is not needed to score or fit one scalar).
+numpy only (torch is not needed to score or fit one scalar). Used for the speech critic
+(:mod:`emogen.training.voice`) and the music critic (:mod:`emogen.training.music`); a critic keeps its
+temperature in its config (:class:`~emogen.emotion.critic.CriticReadout`).
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ def uncertain_threshold(probabilities: np.ndarray, labels: np.ndarray, target_ac
     """The lowest top-probability threshold above which predictions are right at least ``target_accuracy`` of the time.
 
     Readings whose top probability falls below it are reported as "uncertain". Chosen on validation
-    speakers; returns the largest candidate when none reaches the target.
+    data; returns the largest candidate when none reaches the target.
     """
     probs = np.asarray(probabilities, dtype=np.float64)
     confidence = probs.max(axis=1)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from emogen.voice.calibration import expected_calibration_error, fit_temperature, negative_log_likelihood, reliability_bins, softmax
+from emogen.calibration import expected_calibration_error, fit_temperature, negative_log_likelihood, reliability_bins, softmax
 
 
 # ------------------------------------------------------------------------------------------- ECE
