@@ -159,4 +159,4 @@ def recognize_face(path: str, critic: FaceEmotionEncoder | None = None, bank=Non
     if critic is None or bank is None:
         critic, bank = load_face_critic()
     embedding = critic.embed_shapes(face_shapes(path))
-    return bank.to("cpu").read(embedding, list(critic.config.categories))[0]
+    return bank.to("cpu").read(embedding, list(critic.config.categories), critic.temperature)[0]

@@ -103,16 +103,10 @@ def embed_audio(encoder: SpeechEmotionEncoder, audio: np.ndarray, sample_rate: i
 @torch.no_grad()
 def read_embedding(encoder: SpeechEmotionEncoder, bank: EmotionBank, embedding: torch.Tensor) -> list[VoiceEmotion]:
     """Read embeddings `(B, D)` as :class:`VoiceEmotion`s: calibrated probabilities, VAD, intensity, uncertainty."""
-    bank = bank.to("cpu")
-    names = list(encoder.config.categories)
-    probs = encoder.posterior(embedding, bank).float().cpu()
     threshold = float(encoder.config.uncertain_below)
-    out = []
-    for reading, row in zip(bank.read(embedding, names), probs):
-        probabilities = {name: float(p) for name, p in zip(names, row)}
-        out.append(VoiceEmotion(probabilities=probabilities, vad=reading.vad, category=reading.category, intensity=reading.intensity,
-                                uncertain=float(row.max()) < threshold, threshold=threshold))
-    return out
+    readings = bank.to("cpu").read(embedding, list(encoder.config.categories), encoder.temperature)  # calibrated
+    return [VoiceEmotion(probabilities=r.probabilities, vad=r.vad, category=r.category, intensity=r.intensity,
+                         uncertain=max(r.probabilities.values()) < threshold, threshold=threshold) for r in readings]
 
 
 @torch.no_grad()
