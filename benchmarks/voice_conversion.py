@@ -39,7 +39,7 @@ Every neutral clip of the test actors is converted to every other RAVDESS emotio
   these pairs, and an intensity sweep like RAVDESS's over every second of these sources (23 clips, so each
   level's mean rests on about three times as many sources as the 8 neutral clips of RAVDESS's test actors).
 
-Run: ``python benchmarks/voice_conversion.py [--checkpoint checkpoints/voice] [--threads 1] [--quick]``
+Run: ``python benchmarks/voice_conversion.py [--checkpoint checkpoints/voice] [--threads 1] [--quick] [--only-nemo]``
 (``--quick``: repetition 1 only, intensity 1.0 only, no full band, no batch).
 Needs ``opensmile`` (``pip install opensmile==2.6.0``). Caches features under ``runs/voice_cache``, in files
 named by a hash of the clips, the feature settings and a code version (:mod:`emogen.utils.cache`).
@@ -412,6 +412,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="repetition 1 only, intensity 1.0 only, no full band (for iterating)")
     parser.add_argument("--nemo-every", type=int, default=4, help="nEMO section: convert every n-th neutral clip of the held-out speakers (0: skip the section)")
     parser.add_argument("--nemo-sweep-every", type=int, default=2, help="nEMO intensity sweep over every n-th of the nEMO section's sources (0: no sweep)")
+    parser.add_argument("--only-nemo", action="store_true", help="run the nEMO section alone (about 16 min with its sweep)")
     args = parser.parse_args()
     test_actors = {int(a) for a in args.actors.split(",")}
     torch.set_num_threads(args.threads)
@@ -430,6 +431,9 @@ def main() -> None:
         call_kwargs["temperature"] = args.temperature
 
     cache = Path(args.cache)
+    if args.only_nemo:
+        nemo_section(pipe, cache, call_kwargs, args.seed, args.nemo_every, 0 if args.quick else args.nemo_sweep_every)
+        return
     clips = load_ravdess()
     feats = real_features(cache, clips)
     train = [c for c in clips if c.actor in TRAIN_ACTORS]
