@@ -56,3 +56,47 @@ def test_set_calibration_checks_its_values():
         speech.set_calibration(0.0)
     with pytest.raises(ValueError, match="uncertain_below"):
         speech.set_calibration(1.0, 1.5)
+
+
+def test_face_critic_calibration_fits_a_softening_temperature():
+    """The portrait recipe's calibration: an over-confident face critic gets T > 1 from held-out frames, lower NLL,
+    and its scores report ECE and mean top probability before and after."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from emogen.portrait.critic import MEAD_CATEGORIES
+    from emogen.training.portrait import calibrate_face_critic, evaluate_critic
+
+    rng = np.random.default_rng(0)
+    template = rng.normal(size=(68, 2)).astype(np.float32)
+    clips = [SimpleNamespace(motion=rng.normal(scale=0.05, size=(12, 140)).astype(np.float32), rest=template, emotion=e)
+             for e in MEAD_CATEGORIES for _ in range(2)]
+    critic, bank = FaceEmotionEncoder(), EmotionBank()
+    with torch.no_grad():
+        critic.mlp[-1].weight.mul_(30.0)  # random and sure of itself
+    result = calibrate_face_critic(critic, bank, clips, template)
+    assert critic.temperature == pytest.approx(result["temperature"]) and result["temperature"] > 1.0
+    assert result["nll_after"] < result["nll_before"]
+    scores = evaluate_critic(critic, bank, clips, template)
+    for kind in ("absolute", "offsets"):
+        assert 0.0 <= scores[f"frame_ece_after_{kind}"] <= 1.0 and 0.0 <= scores[f"frame_accuracy_{kind}"] <= 1.0
+        assert scores[f"frame_mean_top_prob_after_{kind}"] < scores[f"frame_mean_top_prob_before_{kind}"]
+
+
+def test_shipped_face_critic_is_calibrated_and_softer_than_the_plain_posterior():
+    from emogen.errors import CheckpointNotFoundError
+    from emogen.pipeline_utils import checkpoint_path
+
+    try:
+        path = checkpoint_path("portrait")
+    except CheckpointNotFoundError:
+        pytest.skip("checkpoints/portrait is not shipped in this checkout")
+    critic = FaceEmotionEncoder.from_pretrained(str(path), subfolder="face_critic").eval()
+    bank = EmotionBank.from_pretrained(str(path), subfolder="emotion_bank").eval()
+    assert critic.temperature > 2.0  # fitted on the held-out identity: the plain posterior is over-confident
+    with torch.no_grad():
+        emb = critic(critic.template[None] + 0.02 * torch.randn(8, 68, 2, generator=torch.Generator().manual_seed(0))).embedding
+    plain, calibrated = critic.posterior(emb, bank, calibrated=False), critic.posterior(emb, bank)
+    assert torch.equal(plain.argmax(-1), calibrated.argmax(-1))
+    assert float(calibrated.amax(-1).mean()) < float(plain.amax(-1).mean())

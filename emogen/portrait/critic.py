@@ -4,7 +4,7 @@ The 68 dlib landmarks in the eye frame (origin between the eye centres, unit = i
 go through a small MLP to a 16-d point of the :class:`~emogen.emotion.EmotionBank` space. It is trained on
 MEAD frames with the bank's Gaussian likelihood, the bank's VAD head and a directional-intensity loss (see
 :mod:`emogen.training.portrait`), so ``encoder.posterior(embedding, bank)``
-(:class:`~emogen.emotion.critic.CriticReadout`, not calibrated: temperature 1) is the emotion distribution and ``bank.project_intensity(embedding, k)`` the intensity seen along category k.
+(:class:`~emogen.emotion.critic.CriticReadout`, at the temperature fitted on the held-out identity) is the emotion distribution and ``bank.project_intensity(embedding, k)`` the intensity seen along category k.
 
 Two ways to read a face:
 
@@ -55,6 +55,9 @@ class FaceEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
         dropout (`float`, *optional*, defaults to 0.1): dropout after each hidden layer.
         categories (`Sequence[str]`, *optional*, defaults to the MEAD emotions): the bank categories the
             encoder was trained on, read out with :meth:`posterior` or ``bank.read(embedding, encoder.config.categories)``.
+        temperature (`float`, *optional*, defaults to 1.0): calibration temperature dividing the bank's
+            log-likelihoods in :meth:`posterior` (> 1 softens an over-confident critic; fitted by the recipe on the
+            held-out identity's frames).
 
     Example:
         >>> enc = FaceEmotionEncoder()
@@ -71,6 +74,7 @@ class FaceEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
         embedding_dim: int = 16,
         dropout: float = 0.1,
         categories: Sequence[str] = MEAD_CATEGORIES,
+        temperature: float = 1.0,
     ) -> None:
         super().__init__()
         features = 2 * num_points

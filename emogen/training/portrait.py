@@ -41,10 +41,10 @@ from ..portrait.dataset import smooth_landmarks
 from ..portrait.geometry import MOUTH, mouth_opening
 from ..portrait.motion import LANDMARK_CHANNELS, PortraitMotionDenoiser, make_scheduler
 from .loop import FitConfig, FitResult, GeneratorState, seeded_init
-from .recipe import TrainRun, finish_recipe, folder_megabytes, train_state_dir
+from .recipe import TrainRun, finish_recipe, folder_megabytes, replace_component, train_state_dir
 
-__all__ = ["CriticTrainConfig", "MotionTrainConfig", "PortraitTrainConfig", "expression_offsets", "lip_sync_scores",
-           "portrait_model_card", "train_critic", "train_motion", "train_portrait"]
+__all__ = ["CriticTrainConfig", "MotionTrainConfig", "PortraitTrainConfig", "calibrate_face_critic", "evaluate_critic", "expression_offsets",
+           "lip_sync_scores", "portrait_model_card", "retrain_portrait_critic", "train_critic", "train_motion", "train_portrait"]
 
 logger = logging.getLogger(__name__)
 
@@ -227,22 +227,43 @@ def _critic_rows(clips: list, template: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 @torch.no_grad()
-def evaluate_critic(critic: FaceEmotionEncoder, bank: EmotionBank, clips: list, template: np.ndarray) -> dict[str, float]:
-    """Frame and clip accuracy over the critic's categories, absolute and identity-free inputs, and the
-    mean projected intensity of the emotional clips."""
+def _critic_logits(critic: FaceEmotionEncoder, bank: EmotionBank, clips: list, template: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per input kind (``absolute`` eye-frame shapes, identity-free ``offsets``): the critic's uncalibrated frame
+    logits over its categories and the frames' category indices."""
+    critic.eval()
+    categories = list(critic.config.categories)
+    shapes, free, labels, _ = _critic_rows(clips, template)
+    target = np.array([categories.index(str(x)) for x in labels])
+    device = critic.feature_mean.device
+    return {name: (critic.logits(critic(torch.from_numpy(x).to(device)).embedding, bank).cpu().numpy(), target)
+            for name, x in (("absolute", shapes), ("offsets", free))}
+
+
+@torch.no_grad()
+def evaluate_critic(critic: FaceEmotionEncoder, bank: EmotionBank, clips: list, template: np.ndarray, num_bins: int = 15) -> dict[str, float]:
+    """Frame and clip accuracy over the critic's categories, absolute and identity-free inputs, the mean
+    projected intensity of the emotional clips, and the frames' calibration: ECE (``num_bins`` bins) and mean top
+    probability of the bank's plain posterior and of the critic's calibrated one."""
+    from ..calibration import expected_calibration_error, softmax
+
     if not clips:
         return {}
     critic.eval()
     categories = list(critic.config.categories)
     shapes, free, labels, index = _critic_rows(clips, template)
-    target = np.array([categories.index(str(x)) for x in labels])
+    logits = _critic_logits(critic, bank, clips, template)
     scores: dict[str, float] = {}
     for name, x in (("absolute", shapes), ("offsets", free)):
-        emb = critic(torch.from_numpy(x)).embedding
-        pred = bank.posterior(emb, categories).argmax(-1).numpy()
-        scores[f"frame_accuracy_{name}"] = float((pred == target).mean())
-        clip_emb = torch.stack([emb[torch.from_numpy(index == n)].mean(0) for n in range(len(clips))])
-        clip_pred = bank.posterior(clip_emb, categories).argmax(-1).numpy()
+        emb = critic(torch.from_numpy(x).to(critic.feature_mean.device)).embedding.to(bank.means.device)
+        frame_logits, target = logits[name]
+        before, after = softmax(frame_logits), softmax(frame_logits, critic.temperature)
+        scores[f"frame_accuracy_{name}"] = float((after.argmax(1) == target).mean())
+        scores[f"frame_ece_before_{name}"] = expected_calibration_error(before, target, num_bins)
+        scores[f"frame_ece_after_{name}"] = expected_calibration_error(after, target, num_bins)
+        scores[f"frame_mean_top_prob_before_{name}"] = float(before.max(1).mean())
+        scores[f"frame_mean_top_prob_after_{name}"] = float(after.max(1).mean())
+        clip_emb = torch.stack([emb[torch.from_numpy(index == n).to(emb.device)].mean(0) for n in range(len(clips))])
+        clip_pred = critic.posterior(clip_emb, bank).argmax(-1).cpu().numpy()
         clip_target = np.array([categories.index(c.emotion) for c in clips])
         scores[f"clip_accuracy_{name}"] = float((clip_pred == clip_target).mean())
         intens = [float(bank.project_intensity(clip_emb[n : n + 1], c.emotion)[0]) for n, c in enumerate(clips) if c.emotion != "neutral"]
@@ -250,9 +271,23 @@ def evaluate_critic(critic: FaceEmotionEncoder, bank: EmotionBank, clips: list, 
     return scores
 
 
+def calibrate_face_critic(critic: FaceEmotionEncoder, bank: EmotionBank, clips: list, template: np.ndarray) -> dict[str, float]:
+    """Fit the critic's temperature on the frames of ``clips`` (the held-out identity; absolute and identity-free
+    inputs pooled, as the critic reads both) and store it in ``critic.config``; returns it and the NLL before and after."""
+    from ..calibration import fit_temperature, negative_log_likelihood
+
+    parts = _critic_logits(critic, bank, clips, template).values()
+    logits, labels = np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
+    temperature = fit_temperature(logits, labels)
+    critic.set_calibration(temperature)
+    return {"temperature": temperature, "nll_before": negative_log_likelihood(logits, labels),
+            "nll_after": negative_log_likelihood(logits, labels, temperature)}
+
+
 def train_critic(train: list, val: list, grid: list, bank: EmotionBank, config: CriticTrainConfig,
                  run: TrainRun | None = None) -> tuple[FaceEmotionEncoder, dict[str, float], FitResult]:
-    """Train the face critic on MEAD frames (``train`` identities) plus GRID frames as neutral; model selection on ``val``."""
+    """Train the face critic on MEAD frames (``train`` identities) plus GRID frames as neutral; model selection on ``val``,
+    whose frames then calibrate it (:func:`calibrate_face_critic`); the scores are on ``val`` after calibration."""
     run = run or TrainRun()
     template = np.mean([c.rest for c in train] + [grid[0].rest], axis=0).astype(np.float32)
     shapes, free, labels, _ = _critic_rows(train, template)
@@ -303,7 +338,8 @@ def train_critic(train: list, val: list, grid: list, bank: EmotionBank, config: 
     result = run.fit("critic", critic, step, fit_config, validate=validate if val else None, validate_every=100)
     critic = critic.to("cpu").eval()
     bank.to("cpu")
-    return critic, evaluate_critic(critic, bank, val, template), result
+    calibration = calibrate_face_critic(critic, bank, val, template) if val else {}
+    return critic, {**evaluate_critic(critic, bank, val, template), **{f"calibration_{k}": v for k, v in calibration.items()}}, result
 
 
 # --------------------------------------------------------------------------------------------- evaluation
@@ -363,6 +399,14 @@ def intensity_response(pipe, clip, steps: int = 10, audio_guidance: float = 1.0,
 def portrait_model_card(output: Path, scores: dict) -> str:
     """The portrait checkpoint's card: components, data and licences, command and time, scores."""
     minutes, lip, critic, data = scores["minutes"], scores["lip_sync"], scores["critic_validation"], scores["data"]
+    calibration = ""
+    if "calibration_temperature" in critic:
+        calibration = (f"\nCalibration: temperature {critic['calibration_temperature']:.2f}, fitted on the held-out identity's frames (NLL "
+                       f"{critic['calibration_nll_before']:.2f} -> {critic['calibration_nll_after']:.2f}); ECE (15 bins) "
+                       f"{critic['frame_ece_before_absolute']:.3f} -> {critic['frame_ece_after_absolute']:.3f} (absolute) / "
+                       f"{critic['frame_ece_before_offsets']:.3f} -> {critic['frame_ece_after_offsets']:.3f} (offsets), mean top probability "
+                       f"{critic['frame_mean_top_prob_before_absolute']:.2f} -> {critic['frame_mean_top_prob_after_absolute']:.2f}; "
+                       "across identities: `python benchmarks/portrait_critic.py`.")
     motion_loss = scores["motion_final_loss"]
     response = scores["intensity_response"]
     rows = "\n".join(
@@ -417,7 +461,7 @@ directional intensity on MEAD frames of {', '.join(scores['critic_identities'])}
 neutral faces); held-out identity {scores['config']['critic']['val_identity']} ({len(MEAD_CATEGORIES)} categories,
 chance {1 / len(MEAD_CATEGORIES):.2f}): frame accuracy {critic['frame_accuracy_absolute']:.2f} (absolute geometry) /
 {critic['frame_accuracy_offsets']:.2f} (offsets on the mean face), clip accuracy {critic['clip_accuracy_absolute']:.2f} /
-{critic['clip_accuracy_offsets']:.2f}.
+{critic['clip_accuracy_offsets']:.2f}.{calibration}
 
 Critic reading of sampled motion (one held-out GRID clip's audio, emotion guidance
 {scores['config']['eval_emotion_guidance']}): target probability and projected intensity at intensity 0.3 / 1.0:
@@ -435,6 +479,51 @@ changes beyond the renderer's mouth fill.
 
 
 # ---------------------------------------------------------------------------------------------- recipe
+def _split_clips(clips: list) -> tuple[list, list, list]:
+    """The cache's GRID training clips, GRID test clips (both with audio) and MEAD clips of the critic's categories."""
+    grid = [c for c in clips if c.source == "grid" and c.split == "train" and c.audio is not None]
+    grid_test = [c for c in clips if c.source == "grid" and c.split == "test" and c.audio is not None]
+    mead = [c for c in clips if c.source == "mead" and c.emotion in MEAD_CATEGORIES]
+    return grid, grid_test, mead
+
+
+def retrain_portrait_critic(output: str | os.PathLike[str], config: PortraitTrainConfig | None = None, data_root: str | None = None) -> dict:
+    """Retrain only the face critic of the portrait pipeline folder ``output`` (``--only critic``), calibrated on the
+    held-out identity as in :func:`train_portrait`; the motion denoiser, scheduler and bank stay.
+
+    The new critic replaces the old one (written beside it, then swapped); ``scores.json`` gets its validation
+    scores, minutes and history (every other entry is kept). The model card is not rewritten. Returns the scores.
+    """
+    from ..errors import InputError
+    from ..portrait.dataset import build_portrait_cache
+    from ..utils import atomic_output
+
+    output = Path(output)
+    if not (output / "model_index.json").is_file() or not (output / "emotion_bank").is_dir():
+        raise InputError(f"--only critic needs an existing portrait pipeline folder, and {str(output)!r} has no "
+                         "model_index.json/emotion_bank; train it first without --only")
+    config = config or PortraitTrainConfig()
+    run = TrainRun()
+    grid, _, mead = _split_clips(build_portrait_cache(config.cache, root=data_root, grid_limit=config.grid_limit))
+    bank = EmotionBank.from_pretrained(str(output), subfolder="emotion_bank").eval()
+    critic_train = [c for c in mead if c.identity != config.critic.val_identity]
+    critic_val = [c for c in mead if c.identity == config.critic.val_identity]
+    with run.timed("critic"):
+        critic, critic_scores, critic_fit = train_critic(critic_train, critic_val, grid, bank, config.critic, run)
+    replace_component(output, "face_critic", critic)
+    path = output / "scores.json"
+    scores = json.loads(path.read_text()) if path.is_file() else {}
+    scores.update({"critic_validation": critic_scores, "critic_identities": sorted({c.identity for c in critic_train})})
+    minutes = scores.setdefault("minutes", {})
+    minutes["critic"] = run.minutes["critic"]
+    scores.setdefault("history", {})["critic"] = critic_fit.history
+    scores.setdefault("config", {})["critic"] = json.loads(json.dumps(asdict(config.critic), default=list))
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(scores, indent=2, sort_keys=True, default=list) + "\n")
+    logger.info("face critic retrained (%.1f min): %s", run.minutes["critic"], critic_scores)
+    return scores
+
+
 def train_portrait(output: str | os.PathLike[str], config: PortraitTrainConfig | None = None, data_root: str | None = None, *,
                    resume: bool = False, checkpoint_every: int | None = None) -> dict:
     """Train the face critic and the motion denoiser; write the pipeline folder ``output`` (see the module docstring).
@@ -450,16 +539,13 @@ def train_portrait(output: str | os.PathLike[str], config: PortraitTrainConfig |
     with run.timed("total"):
         with run.timed("cache"):
             clips = build_portrait_cache(config.cache, root=data_root, grid_limit=config.grid_limit)
-        grid = [c for c in clips if c.source == "grid" and c.split == "train" and c.audio is not None]
-        grid_test = [c for c in clips if c.source == "grid" and c.split == "test" and c.audio is not None]
-        mead = [c for c in clips if c.source == "mead" and c.emotion in MEAD_CATEGORIES]
+        grid, grid_test, mead = _split_clips(clips)
         logger.info("portrait cache: %d GRID train, %d GRID test, %d MEAD clips (%.1f min)", len(grid), len(grid_test), len(mead), run.minutes["cache"])
         bank = EmotionBank().eval()
-        crit_cfg = config.critic
-        critic_train = [c for c in mead if c.identity != crit_cfg.val_identity]
-        critic_val = [c for c in mead if c.identity == crit_cfg.val_identity]
+        critic_train = [c for c in mead if c.identity != config.critic.val_identity]
+        critic_val = [c for c in mead if c.identity == config.critic.val_identity]
         with run.timed("critic"):
-            critic, critic_scores, critic_fit = train_critic(critic_train, critic_val, grid, bank, crit_cfg, run)
+            critic, critic_scores, critic_fit = train_critic(critic_train, critic_val, grid, bank, config.critic, run)
         logger.info("critic: %s", critic_scores)
         with run.timed("motion"):
             denoiser, scheduler, motion_fit, offsets = train_motion(grid, mead, bank, config.motion, run)
