@@ -97,6 +97,6 @@ def test_shipped_face_critic_is_calibrated_and_softer_than_the_plain_posterior()
     assert critic.temperature > 2.0  # fitted on the held-out identity: the plain posterior is over-confident
     with torch.no_grad():
         emb = critic(critic.template[None] + 0.02 * torch.randn(8, 68, 2, generator=torch.Generator().manual_seed(0))).embedding
-    plain, calibrated = critic.posterior(emb, bank, calibrated=False), critic.posterior(emb, bank)
+        plain, calibrated = critic.posterior(emb, bank, calibrated=False), critic.posterior(emb, bank)
     assert torch.equal(plain.argmax(-1), calibrated.argmax(-1))
     assert float(calibrated.amax(-1).mean()) < float(plain.amax(-1).mean())
