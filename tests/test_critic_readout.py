@@ -77,6 +77,7 @@ def test_face_critic_calibration_fits_a_softening_temperature():
         critic.mlp[-1].weight.mul_(30.0)  # random and sure of itself
     result = calibrate_face_critic(critic, bank, clips, template)
     assert critic.temperature == pytest.approx(result["temperature"]) and result["temperature"] > 1.0
+    assert critic.uncertain_below == pytest.approx(result["uncertain_below"]) and 0.0 < critic.uncertain_below <= 1.0
     assert result["nll_after"] < result["nll_before"]
     scores = evaluate_critic(critic, bank, clips, template)
     for kind in ("absolute", "offsets"):
@@ -100,3 +101,17 @@ def test_shipped_face_critic_is_calibrated_and_softer_than_the_plain_posterior()
         plain, calibrated = critic.posterior(emb, bank, calibrated=False), critic.posterior(emb, bank)
     assert torch.equal(plain.argmax(-1), calibrated.argmax(-1))
     assert float(calibrated.amax(-1).mean()) < float(plain.amax(-1).mean())
+
+
+def test_read_flags_unsure_readings_and_keeps_the_calibrated_probabilities():
+    from emogen.emotion import CriticReading
+
+    bank, critic = EmotionBank(), FaceEmotionEncoder()
+    critic.set_calibration(3.0, 0.5)
+    happy, sad = bank.means[bank.category_index("happy")], bank.means[bank.category_index("sad")]
+    emb = torch.stack([happy * 3, (happy + sad) / 2])  # far out along happy; half-way between two categories
+    sure, unsure = critic.read(emb, bank)
+    assert isinstance(sure, CriticReading) and sure.category == "happy" and not sure.uncertain and sure.label.startswith("happy")
+    assert unsure.uncertain and unsure.label == "uncertain" and unsure.threshold == 0.5
+    assert list(sure.probabilities.values()) == pytest.approx(critic.posterior(emb, bank)[0].tolist(), abs=1e-6)
+    assert MusicEmotionEncoder().uncertain_below == 0.0  # no such setting: never uncertain

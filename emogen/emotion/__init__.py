@@ -14,6 +14,7 @@ __all__ = [
     "ANCHOR_TERMS",
     "CATEGORIES",
     "SYNONYMS",
+    "CriticReading",
     "VAD_ANCHORS",
     "EmotionBank",
     "EmotionCondition",
@@ -25,5 +26,5 @@ __all__ = [
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
-    {"EmotionBank": "bank", "EmotionCondition": "condition", "EmotionDropout": "dropout", "EmotionReading": "reading"},
+    {"EmotionBank": "bank", "EmotionCondition": "condition", "EmotionDropout": "dropout", "EmotionReading": "reading", "CriticReading": "reading"},
 )

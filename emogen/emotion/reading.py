@@ -1,7 +1,9 @@
-"""`EmotionReading`: what an encoder hears or sees, read out of the shared emotion space.
+"""`EmotionReading`: what an encoder hears or sees, read out of the shared emotion space; `CriticReading`: a
+critic's calibrated reading, which also says when the critic is too unsure to name an emotion.
 
 Plain Python (no torch), so the CLI can import it cheaply. :meth:`EmotionBank.read
-<emogen.emotion.EmotionBank.read>` produces it for every critic and for ``emogen recognize``.
+<emogen.emotion.EmotionBank.read>` produces the first, :meth:`CriticReadout.read
+<emogen.emotion.critic.CriticReadout.read>` the second (``emogen recognize voice / face / music``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from dataclasses import dataclass
 
 from .spec import EmotionSpec
 
-__all__ = ["EmotionReading"]
+__all__ = ["UNCERTAIN", "CriticReading", "EmotionReading"]
+
+#: What :attr:`CriticReading.label` says when the critic is not sure enough to name an emotion.
+UNCERTAIN = "uncertain"
 
 
 @dataclass(frozen=True)
@@ -61,3 +66,53 @@ class EmotionReading:
         v, a, d = self.vad
         lines.append(f"valence {v:+.2f}  arousal {a:+.2f}  dominance {d:+.2f}")
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class CriticReading(EmotionReading):
+    """What a critic hears or sees: an :class:`EmotionReading` with calibrated probabilities, plus whether it is too
+    unsure to name an emotion.
+
+    Args:
+        uncertain (`bool`, *optional*, defaults to `False`): the top probability is below ``threshold``.
+        threshold (`float`, *optional*, defaults to 0.0): the critic's ``uncertain_below`` when it was read.
+
+    Example:
+        >>> heard = CriticReading({"neutral": 0.3, "angry": 0.7}, (-0.5, 0.6, 0.3), "angry", 0.8, False, 0.4)
+        >>> heard.label, round(heard.confidence, 2)
+        ('angry:0.8', 0.7)
+        >>> CriticReading({"neutral": 0.45, "angry": 0.55}, (0.0, 0.0, 0.0), "angry", 0.2, True, 0.6).label
+        'uncertain'
+    """
+
+    uncertain: bool = False
+    threshold: float = 0.0
+
+    @property
+    def confidence(self) -> float:
+        """The top (calibrated) probability."""
+        return float(self.probabilities.get(self.category, max(self.probabilities.values(), default=0.0)))
+
+    @property
+    def label(self) -> str:
+        """``"uncertain"`` when the critic is unsure, else the spec (e.g. ``angry:0.83``): what a CLI should print."""
+        return UNCERTAIN if self.uncertain else self.spec.format()
+
+    def to_dict(self, digits: int = 4) -> dict[str, object]:
+        """:meth:`EmotionReading.to_dict` plus ``label``, ``uncertain`` and ``confidence``.
+
+        ``emotion`` stays the best guess as a spec (so it can be passed on); ``label`` is ``"uncertain"``
+        when ``uncertain`` is true.
+        """
+        out = super().to_dict(digits)
+        out.update({"label": self.label, "uncertain": self.uncertain, "confidence": round(self.confidence, digits)})
+        return out
+
+    def format_table(self, width: int = 40) -> str:
+        """:meth:`EmotionReading.format_table`, whose first line says ``uncertain`` (and the best guess) when unsure."""
+        table = super().format_table(width)
+        if not self.uncertain:
+            return table
+        first, _, rest = table.partition("\n")
+        guess = first.removeprefix("emotion: ")
+        return f"emotion: {UNCERTAIN} (best guess {guess}, p {self.confidence:.2f} < {self.threshold:.2f})\n{rest}"

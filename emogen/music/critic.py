@@ -120,8 +120,8 @@ def load_music_critic(path: str | None = None):
 
 @torch.no_grad()
 def recognize_music(path: str, critic: MusicEmotionEncoder | None = None, bank=None, max_bars: int = 64):
-    """The emotion the music critic hears in a MIDI file (its first ``max_bars`` bars), as an
-    :class:`~emogen.emotion.EmotionReading` over the critic's categories (the EMOPIA quadrants).
+    """The emotion the music critic hears in a MIDI file (its first ``max_bars`` bars), as a
+    :class:`~emogen.emotion.reading.CriticReading` over the critic's categories (the EMOPIA quadrants).
 
     The same encoder reranks ``emogen music --candidates``. The probabilities are the critic's calibrated
     posterior (its ``config.temperature``); valence, arousal and dominance are the VAD anchors of the quadrants
@@ -140,4 +140,4 @@ def recognize_music(path: str, critic: MusicEmotionEncoder | None = None, bank=N
     bank = bank.to("cpu")
     # the critic learned quadrants, not VAD: its valence and arousal are its posterior's anchors (as the pipeline reports them)
     vad = tuple(float(v) for v in bank.expected_vad(embedding, categories, critic.temperature)[0])
-    return replace(bank.read(embedding, categories, critic.temperature)[0], vad=vad)
+    return replace(critic.read(embedding, bank)[0], vad=vad)

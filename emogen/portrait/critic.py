@@ -58,6 +58,8 @@ class FaceEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
         temperature (`float`, *optional*, defaults to 1.0): calibration temperature dividing the bank's
             log-likelihoods in :meth:`posterior` (> 1 softens an over-confident critic; fitted by the recipe on the
             held-out identity's frames).
+        uncertain_below (`float`, *optional*, defaults to 0.0): readings whose top calibrated probability is below this
+            are "uncertain" (0 = never; the recipe chooses it on the held-out identity's frames).
 
     Example:
         >>> enc = FaceEmotionEncoder()
@@ -75,6 +77,7 @@ class FaceEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
         dropout: float = 0.1,
         categories: Sequence[str] = MEAD_CATEGORIES,
         temperature: float = 1.0,
+        uncertain_below: float = 0.0,
     ) -> None:
         super().__init__()
         features = 2 * num_points
@@ -158,9 +161,9 @@ def face_shapes(path: str, max_frames: int = 2500) -> np.ndarray:
 
 
 def recognize_face(path: str, critic: FaceEmotionEncoder | None = None, bank=None):
-    """The emotion a face shows in an image or a video (mean embedding over frames), as an
-    :class:`~emogen.emotion.EmotionReading` over the critic's categories."""
+    """The emotion a face shows in an image or a video (mean embedding over frames), as a
+    :class:`~emogen.emotion.reading.CriticReading` over the critic's categories: calibrated probabilities, flagged
+    uncertain below the critic's ``uncertain_below``."""
     if critic is None or bank is None:
         critic, bank = load_face_critic()
-    embedding = critic.embed_shapes(face_shapes(path))
-    return bank.to("cpu").read(embedding, list(critic.config.categories), critic.temperature)[0]
+    return critic.read(critic.embed_shapes(face_shapes(path)), bank)[0]

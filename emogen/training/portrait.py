@@ -262,6 +262,7 @@ def evaluate_critic(critic: FaceEmotionEncoder, bank: EmotionBank, clips: list, 
         scores[f"frame_ece_after_{name}"] = expected_calibration_error(after, target, num_bins)
         scores[f"frame_mean_top_prob_before_{name}"] = float(before.max(1).mean())
         scores[f"frame_mean_top_prob_after_{name}"] = float(after.max(1).mean())
+        scores[f"frame_uncertain_share_{name}"] = float(np.mean(after.max(1) < critic.uncertain_below))
         clip_emb = torch.stack([emb[torch.from_numpy(index == n).to(emb.device)].mean(0) for n in range(len(clips))])
         clip_pred = critic.posterior(clip_emb, bank).argmax(-1).cpu().numpy()
         clip_target = np.array([categories.index(c.emotion) for c in clips])
@@ -271,16 +272,20 @@ def evaluate_critic(critic: FaceEmotionEncoder, bank: EmotionBank, clips: list, 
     return scores
 
 
-def calibrate_face_critic(critic: FaceEmotionEncoder, bank: EmotionBank, clips: list, template: np.ndarray) -> dict[str, float]:
+def calibrate_face_critic(critic: FaceEmotionEncoder, bank: EmotionBank, clips: list, template: np.ndarray,
+                          target_accuracy: float = 0.6) -> dict[str, float]:
     """Fit the critic's temperature on the frames of ``clips`` (the held-out identity; absolute and identity-free
-    inputs pooled, as the critic reads both) and store it in ``critic.config``; returns it and the NLL before and after."""
-    from ..calibration import fit_temperature, negative_log_likelihood
+    inputs pooled, as the critic reads both), choose its "uncertain" threshold there (the lowest top probability above
+    which frames are right at least ``target_accuracy`` of the time, as for the speech critic) and store both in
+    ``critic.config``; returns them and the NLL before and after."""
+    from ..calibration import fit_temperature, negative_log_likelihood, softmax, uncertain_threshold
 
     parts = _critic_logits(critic, bank, clips, template).values()
     logits, labels = np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
     temperature = fit_temperature(logits, labels)
-    critic.set_calibration(temperature)
-    return {"temperature": temperature, "nll_before": negative_log_likelihood(logits, labels),
+    threshold = uncertain_threshold(softmax(logits, temperature), labels, target_accuracy)
+    critic.set_calibration(temperature, threshold)
+    return {"temperature": temperature, "uncertain_below": threshold, "nll_before": negative_log_likelihood(logits, labels),
             "nll_after": negative_log_likelihood(logits, labels, temperature)}
 
 
@@ -406,6 +411,8 @@ def portrait_model_card(output: Path, scores: dict) -> str:
                        f"{critic['frame_ece_before_absolute']:.3f} -> {critic['frame_ece_after_absolute']:.3f} (absolute) / "
                        f"{critic['frame_ece_before_offsets']:.3f} -> {critic['frame_ece_after_offsets']:.3f} (offsets), mean top probability "
                        f"{critic['frame_mean_top_prob_before_absolute']:.2f} -> {critic['frame_mean_top_prob_after_absolute']:.2f}; "
+                       f"readings below {critic.get('calibration_uncertain_below', 0.0):.2f} are reported as uncertain "
+                       f"({critic.get('frame_uncertain_share_absolute', float('nan')):.0%} of the held-out frames); "
                        "across identities: `python benchmarks/portrait_critic.py`.")
     motion_loss = scores["motion_final_loss"]
     response = scores["intensity_response"]

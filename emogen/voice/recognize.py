@@ -11,71 +11,21 @@ noisy speech, or speech the critic cannot read), and ``label`` is then ``"uncert
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ..emotion import EmotionBank
-from ..emotion.reading import EmotionReading
+from ..emotion.reading import UNCERTAIN, CriticReading
 from .audio import MODEL_SAMPLE_RATE, check_audio, resample, to_mono, trim_silence
 from .encoder import SpeechEmotionEncoder
 from .features import encoder_features
 
 __all__ = ["UNCERTAIN", "VoiceEmotion", "embed_audio", "load_speech_encoder", "read_embedding", "recognize_emotion", "speech_frames"]
 
-#: What :attr:`VoiceEmotion.label` says when the critic is not sure enough to name an emotion.
-UNCERTAIN = "uncertain"
-
-
-@dataclass(frozen=True)
-class VoiceEmotion(EmotionReading):
-    """What the speech critic hears in a clip: an :class:`~emogen.emotion.EmotionReading` with calibrated
-    probabilities, plus whether it is too unsure to name an emotion.
-
-    Args:
-        uncertain (`bool`, *optional*, defaults to `False`): the top probability is below ``threshold``.
-        threshold (`float`, *optional*, defaults to 0.0): the critic's ``uncertain_below`` when it was read.
-
-    Example:
-        >>> heard = VoiceEmotion({"neutral": 0.3, "angry": 0.7}, (-0.5, 0.6, 0.3), "angry", 0.8, False, 0.4)
-        >>> heard.label, round(heard.confidence, 2)
-        ('angry:0.8', 0.7)
-        >>> VoiceEmotion({"neutral": 0.45, "angry": 0.55}, (0.0, 0.0, 0.0), "angry", 0.2, True, 0.6).label
-        'uncertain'
-    """
-
-    uncertain: bool = False
-    threshold: float = 0.0
-
-    @property
-    def confidence(self) -> float:
-        """The top (calibrated) probability."""
-        return float(self.probabilities.get(self.category, max(self.probabilities.values(), default=0.0)))
-
-    @property
-    def label(self) -> str:
-        """``"uncertain"`` when the critic is unsure, else the spec (e.g. ``angry:0.83``): what a CLI should print."""
-        return UNCERTAIN if self.uncertain else self.spec.format()
-
-    def to_dict(self, digits: int = 4) -> dict[str, object]:
-        """:meth:`EmotionReading.to_dict` plus ``label``, ``uncertain`` and ``confidence``.
-
-        ``emotion`` stays the best guess as a spec (so it can be passed on); ``label`` is ``"uncertain"``
-        when ``uncertain`` is true.
-        """
-        out = super().to_dict(digits)
-        out.update({"label": self.label, "uncertain": self.uncertain, "confidence": round(self.confidence, digits)})
-        return out
-
-    def format_table(self, width: int = 40) -> str:
-        """:meth:`EmotionReading.format_table`, whose first line says ``uncertain`` (and the best guess) when unsure."""
-        table = super().format_table(width)
-        if not self.uncertain:
-            return table
-        first, _, rest = table.partition("\n")
-        guess = first.removeprefix("emotion: ")
-        return f"emotion: {UNCERTAIN} (best guess {guess}, p {self.confidence:.2f} < {self.threshold:.2f})\n{rest}"
+#: The speech critic's reading (calibrated probabilities, VAD, intensity, uncertainty): the shared
+#: :class:`~emogen.emotion.reading.CriticReading`, under the name the voice API has always used.
+VoiceEmotion = CriticReading
 
 
 def speech_frames(audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -102,11 +52,9 @@ def embed_audio(encoder: SpeechEmotionEncoder, audio: np.ndarray, sample_rate: i
 
 @torch.no_grad()
 def read_embedding(encoder: SpeechEmotionEncoder, bank: EmotionBank, embedding: torch.Tensor) -> list[VoiceEmotion]:
-    """Read embeddings `(B, D)` as :class:`VoiceEmotion`s: calibrated probabilities, VAD, intensity, uncertainty."""
-    threshold = float(encoder.config.uncertain_below)
-    readings = bank.to("cpu").read(embedding, list(encoder.config.categories), encoder.temperature)  # calibrated
-    return [VoiceEmotion(probabilities=r.probabilities, vad=r.vad, category=r.category, intensity=r.intensity,
-                         uncertain=max(r.probabilities.values()) < threshold, threshold=threshold) for r in readings]
+    """Read embeddings `(B, D)` as :class:`VoiceEmotion`s: calibrated probabilities, VAD, intensity, uncertainty
+    (:meth:`~emogen.emotion.critic.CriticReadout.read`)."""
+    return encoder.read(embedding, bank)
 
 
 @torch.no_grad()
