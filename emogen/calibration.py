@@ -5,11 +5,11 @@
   is right, weighted by how many predictions fall in each bin;
 - :func:`reliability_bins`: the per-bin confidence, accuracy and count behind it (for a reliability diagram);
 - :func:`fit_temperature`: the single temperature ``T`` that minimises the negative log-likelihood of
-  ``softmax(logits / T)`` on held-out data (fitted on validation speakers or songs, applied everywhere after);
+  ``softmax(logits / T)`` on held-out data (fitted on validation speakers, songs or faces, applied everywhere after);
 - :func:`negative_log_likelihood`, :func:`uncertain_threshold`.
 
-numpy only (torch is not needed to score or fit one scalar). Used for the speech critic
-(:mod:`emogen.training.voice`) and the music critic (:mod:`emogen.training.music`); a critic keeps its
+numpy only (torch is not needed to score or fit one scalar). Used for the speech, music and face critics
+(:mod:`emogen.training.voice`, :mod:`emogen.training.music`, :mod:`emogen.training.portrait`); a critic keeps its
 temperature in its config (:class:`~emogen.emotion.critic.CriticReadout`).
 """
 

@@ -1,6 +1,6 @@
 """`CriticReadout`: how a critic (an encoder into the shared space) is read out over its categories.
 
-Every critic (the speech encoder, the music encoder) is trained on a subset of the taxonomy and keeps in its
+Every critic (the speech, music and face encoders) is trained on a subset of the taxonomy and keeps in its
 config the ``categories`` it reads and a calibration ``temperature`` (fitted on validation data by
 :func:`~emogen.calibration.fit_temperature`, stored with :meth:`CriticReadout.set_calibration`, so
 ``save_pretrained`` keeps it). The calibrated posterior is ``softmax(log-likelihoods / temperature)`` over

@@ -4,7 +4,8 @@ The 68 dlib landmarks in the eye frame (origin between the eye centres, unit = i
 go through a small MLP to a 16-d point of the :class:`~emogen.emotion.EmotionBank` space. It is trained on
 MEAD frames with the bank's Gaussian likelihood, the bank's VAD head and a directional-intensity loss (see
 :mod:`emogen.training.portrait`), so ``encoder.posterior(embedding, bank)``
-(:class:`~emogen.emotion.critic.CriticReadout`, at the temperature fitted on the held-out identity) is the emotion distribution and ``bank.project_intensity(embedding, k)`` the intensity seen along category k.
+(:class:`~emogen.emotion.critic.CriticReadout`, at the temperature fitted on the held-out identity) is the
+emotion distribution and ``bank.project_intensity(embedding, k)`` the intensity seen along category k.
 
 Two ways to read a face:
 
