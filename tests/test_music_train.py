@@ -99,3 +99,36 @@ def test_prior_dropout_reaches_the_prior():
     assert prior.config["dropout"] == 0.3
     assert all(layer.dropout.p == 0.3 for layer in prior.transformer.layers)
     assert MusicTrainConfig().prior_dropout == 0.1  # the shipped prior's
+
+
+def test_prior_windows_leave_out_each_clips_final_bar():
+    """A clip's final bar is an ending (about half the notes of the others): with ``prior_drop_final_bar`` the prior's
+    training windows never hold it; by default (the shipped prior) they do."""
+    from emogen.emotion import EmotionBank
+    from emogen.training.music import MusicTrainConfig, _init_prior, _prior_step
+    from emogen.training.recipe import TrainRun
+
+    final = 7  # a code that only the final bars hold
+    sequences = [(torch.cat([torch.randint(0, 6, (n - 1, 4)), torch.full((1, 4), final)]), "happy") for n in (3, 5, 20)]
+
+    def seen(drop: bool) -> set[int]:
+        config = MusicTrainConfig(prior_d_model=16, prior_layers=1, prior_heads=2, prior_bars=16, prior_batch=8,
+                                  prior_copy_bars=0, prior_inner_layers=0, prior_drop_final_bar=drop)
+        prior = _init_prior(config, [8, 8, 8, 8], 16)
+        codes_seen: set[int] = set()
+        forward = prior.forward
+
+        def spy(codes, *args, **kwargs):
+            codes_seen.update(codes.unique().tolist())
+            return forward(codes, *args, **kwargs)
+
+        prior.forward = spy
+        step = _prior_step(prior, sequences, EmotionBank(), config, TrainRun())
+        gen = torch.Generator().manual_seed(0)
+        for i in range(20):
+            step(i, gen)
+        return codes_seen
+
+    assert final not in seen(True)
+    assert final in seen(False)
+    assert not MusicTrainConfig().prior_drop_final_bar

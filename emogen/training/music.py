@@ -66,6 +66,7 @@ class MusicTrainConfig:
     prior_inner_layers: int = 2  # second phase: an in-bar transformer over a bar's code columns, on the frozen bar states (0 = off)
     prior_inner_steps: int = 1000
     prior_neutral_p: float = 0.1
+    prior_drop_final_bar: bool = False  # True: windows leave out each clip's last bar (an ending); tried, music worse (the card)
     key_element: str = "pitch"  # the element whose codes the key guide steers ("" = no key guide)
     key_smoothing: float = 20.0  # pseudo-bars pulling each code's key distribution toward all codes'
     critic_hidden: int = 64
@@ -201,9 +202,11 @@ def _init_prior(config: MusicTrainConfig, token_sizes: list[int], emotion_dim: i
 
 def _prior_step(model: EmotionCodePrior, sequences: list[tuple[torch.Tensor, str]], bank: EmotionBank, config: MusicTrainConfig,
                 run: TrainRun) -> Callable[[int, torch.Generator], dict[str, torch.Tensor]]:
-    """The prior's training step: a batch of random ``prior_bars`` windows, each conditioned on its category at
-    intensity 1 (``prior_null_p`` of rows nulled, ``prior_neutral_p`` at the neutral point); the loss is the
-    summed cross-entropy of the codes of valid bars."""
+    """The prior's training step: a batch of random ``prior_bars`` windows (without each clip's final bar when
+    ``prior_drop_final_bar``), each conditioned on its category at intensity 1 (``prior_null_p`` of rows nulled,
+    ``prior_neutral_p`` at the neutral point); the loss is the summed cross-entropy of the codes of valid bars."""
+    if config.prior_drop_final_bar:  # a clip's final bar is an ending; generated music should not learn to thin out
+        sequences = [(seq[:-1] if seq.shape[0] > 1 else seq, cat) for seq, cat in sequences]
     cond = {c: bank.condition(c).embedding[0] for c in sorted({cat for _, cat in sequences})}
     neutral = bank.condition("neutral").embedding[0]
     columns, t, rows = sequences[0][0].shape[1], config.prior_bars, config.prior_batch
