@@ -194,8 +194,7 @@ class EmoMusicPipeline(EmogenPipeline):
         bank = self.emotion_bank
         categories = list(self.music_critic.config.categories)
         probs = self.music_critic.posterior(emb, bank)  # calibrated
-        # the critic learned quadrants, not VAD: the anchors weighted by its calibrated posterior
-        vad = bank.expected_vad(emb, categories, self.music_critic.temperature)
+        vad = bank.anchor_mix(probs, categories)  # the critic learned quadrants, not VAD: the anchors weighted by its posterior
         target = spec.dominant if spec.kind == "categorical" else None
         scores = []
         for i in range(len(grids)):

@@ -262,8 +262,13 @@ class EmotionBank(ModelMixin, ConfigMixin):
             >>> [round(v, 2) for v in bank.expected_vad(bank.means[[bank.category_index("sad")]], ["happy", "sad"])[0].tolist()]
             [-0.63, -0.27, -0.33]
         """
+        return self.anchor_mix(self.posterior(embedding, categories, temperature), categories)
+
+    def anchor_mix(self, probabilities: torch.Tensor, categories: Sequence[str]) -> torch.Tensor:
+        """The VAD anchors of ``categories`` weighted by ``probabilities`` `(B, K)` over them, shape `(B, 3)`
+        (:meth:`expected_vad` for a caller that already holds the posterior)."""
         index = [self.category_index(name) for name in categories]
-        return self.posterior(embedding, categories, temperature) @ self.anchor_vad[index].to(embedding.dtype)
+        return probabilities @ self.anchor_vad[index].to(probabilities.device, probabilities.dtype)
 
     def direction(self, target: str | EmotionSpec) -> torch.Tensor:
         """Unit-intensity direction from neutral for a category name or a categorical spec, shape `(D,)`.

@@ -45,7 +45,7 @@ class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
         dropout (`float`, *optional*, defaults to 0.2): dropout in training.
         categories (`Sequence[str]`, *optional*, defaults to the quadrant categories): the bank categories
             the critic was trained on (happy, angry, sad, calm for Q1..Q4), read out with
-            ``bank.read(embedding, critic.config.categories)``.
+            :meth:`~emogen.emotion.critic.CriticReadout.read`.
         descriptor_hidden (`int`, *optional*, defaults to 0): width of the branch reading the piece's
             :func:`~emogen.music.features.clip_descriptor`; 0 = no such branch (the first shipped critic).
         temperature (`float`, *optional*, defaults to 1.0): calibration temperature dividing the bank's
@@ -136,8 +136,8 @@ def recognize_music(path: str, critic: MusicEmotionEncoder | None = None, bank=N
     grid = grid_from_events(events_from_midi(path))
     onsets, durations, velocities, mask = stack_grids([grid], min(grid.num_bars, max_bars))
     embedding = critic(onsets, durations, velocities, mask).embedding
-    categories = list(critic.config.categories)
-    bank = bank.to("cpu")
+    reading = critic.read(embedding, bank)[0]
     # the critic learned quadrants, not VAD: its valence and arousal are its posterior's anchors (as the pipeline reports them)
-    vad = tuple(float(v) for v in bank.expected_vad(embedding, categories, critic.temperature)[0])
-    return replace(critic.read(embedding, bank)[0], vad=vad)
+    probabilities = torch.tensor([list(reading.probabilities.values())])
+    vad = tuple(float(v) for v in bank.anchor_mix(probabilities, list(reading.probabilities))[0])
+    return replace(reading, vad=vad)

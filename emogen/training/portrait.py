@@ -251,11 +251,11 @@ def evaluate_critic(critic: FaceEmotionEncoder, bank: EmotionBank, clips: list, 
     critic.eval()
     categories = list(critic.config.categories)
     shapes, free, labels, index = _critic_rows(clips, template)
-    logits = _critic_logits(critic, bank, clips, template)
+    target = np.array([categories.index(str(x)) for x in labels])
     scores: dict[str, float] = {}
     for name, x in (("absolute", shapes), ("offsets", free)):
         emb = critic(torch.from_numpy(x).to(critic.feature_mean.device)).embedding.to(bank.means.device)
-        frame_logits, target = logits[name]
+        frame_logits = critic.logits(emb, bank).cpu().numpy()
         before, after = softmax(frame_logits), softmax(frame_logits, critic.temperature)
         scores[f"frame_accuracy_{name}"] = float((after.argmax(1) == target).mean())
         scores[f"frame_ece_before_{name}"] = expected_calibration_error(before, target, num_bins)
