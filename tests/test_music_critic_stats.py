@@ -149,3 +149,48 @@ def test_copy_index_longest_run_matches_exhaustive_search():
         if k % 2 and len(generated) > 5:
             generated[2:2] = training[k % 8][40:52]  # a copied run of 12 notes
         assert index.longest_run(generated) == exhaustive(generated)
+
+
+def test_linear_critic_reads_only_the_descriptor_and_round_trips(tmp_path):
+    critic = MusicEmotionEncoder(linear=True)
+    assert not hasattr(critic, "bar") and critic.out.in_features == DESCRIPTOR_SIZE
+    critic.set_descriptor_statistics(torch.randn(20, DESCRIPTOR_SIZE) * 2 + 1)
+    torch.nn.init.normal_(critic.out.weight)
+    critic.eval()
+    o, d, v, m = stack_grids([random_grid(4, 2), random_grid(2, 3)])
+    embedding = critic(o, d, v, m).embedding
+    expected = critic.out((clip_descriptor(o, d, v, m) - critic.descriptor_mean) / critic.descriptor_scale)
+    assert embedding.shape == (2, 16) and torch.allclose(embedding, expected, atol=1e-6)
+    critic.save_pretrained(tmp_path / "critic")
+    loaded = MusicEmotionEncoder.from_pretrained(tmp_path / "critic").eval()
+    assert loaded.config.linear
+    assert torch.allclose(loaded(o, d, v, m).embedding, embedding, atol=1e-6)
+
+
+def test_train_linear_critic_separates_loud_dense_from_soft_sparse_music():
+    """Q1/Q2 clips loud and dense, Q3/Q4 soft and sparse: the fit reads arousal on held-out clips, returns the
+    critic with the best val accuracy and reports one history row per L2 weight."""
+    from emogen.data.emopia import QUADRANTS
+    from emogen.emotion import EmotionBank
+    from emogen.music.dataset import MusicClip
+    from emogen.music.evaluation import critic_predict
+    from emogen.training.music import MusicTrainConfig, train_linear_critic
+
+    def clip(i: int, quadrant: str) -> MusicClip:
+        high = quadrant in ("Q1", "Q2")
+        grid = random_grid(4, i, density=0.05 if high else 0.01)
+        grid.velocities[grid.onsets] = 14 if high else 3
+        return MusicClip(name=f"{quadrant}_{i}", quadrant=quadrant, split="train", grid=grid)
+
+    train = [clip(i, QUADRANTS[i % 4]) for i in range(40)]
+    val = [clip(100 + i, QUADRANTS[i % 4]) for i in range(16)]
+    config = MusicTrainConfig(critic_l2=(0.1, 1.0), critic_linear_steps=150)
+    bank = EmotionBank().eval().requires_grad_(False)
+    critic, result = train_linear_critic(train, val, bank, config)
+    assert critic.config.linear and [row["l2"] for row in result.history] == [0.1, 1.0]
+    assert result.best_score == max(row["val_accuracy"] for row in result.history)
+    predicted = critic_predict(critic, bank, [c.grid for c in val])
+    assert np.mean(predicted == np.array([QUADRANTS.index(c.quadrant) for c in val])) == pytest.approx(result.best_score)
+    aroused = np.isin(predicted, [0, 1])
+    truth = np.array([c.quadrant in ("Q1", "Q2") for c in val])
+    assert (aroused == truth).mean() >= 0.9

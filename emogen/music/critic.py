@@ -1,11 +1,17 @@
 """`MusicEmotionEncoder`: a symbolic music emotion encoder into the shared emotion space (the critic).
 
-It reads the per-bar element summaries of :mod:`emogen.music.features` through a small convolution over
-bars (masked mean and peak) and, when ``descriptor_hidden > 0``, fuses in the whole piece's hand-made
-descriptor (:func:`~emogen.music.features.clip_descriptor`: key-profile mode and tonal pitch profile, interval
-and triad content, register, density, velocity, durations, rhythm, repetition), standardised by statistics
-of the training set kept as buffers; it writes a point of the shared space (dimension 16). Trained on EMOPIA's train
-split with the bank's Gaussian likelihood (quadrant -> category) and a pull toward the category mean, so
+The shipped critic is ``linear``: the whole piece's hand-made descriptor
+(:func:`~emogen.music.features.clip_descriptor`: key-profile mode and tonal pitch profile, interval and triad
+content, register, density, velocity, durations, rhythm, repetition), standardised by statistics of the training
+set kept as buffers, mapped by one linear layer to a point of the shared space (dimension 16); the bank's
+categories have one shared isotropic variance, so its read-out is a multinomial logistic regression on the
+descriptor with the bank's category means as anchors. Trained on EMOPIA's train split by
+``emogen.training.music.train_linear_critic`` (full batch, an L2 penalty chosen on the val songs).
+
+The earlier design (``linear=False``) reads the per-bar element summaries of :mod:`emogen.music.features`
+through a small convolution over bars (masked mean and peak) and, when ``descriptor_hidden > 0``, fuses in the
+descriptor through a hidden layer; it is trained on random windows with the bank's Gaussian likelihood
+(quadrant -> category) and a pull toward the category mean. Either way
 ``critic.posterior(embedding, bank)`` (:class:`~emogen.emotion.critic.CriticReadout`: the bank's posterior over
 ``config.categories`` at the calibration ``config.temperature``, fitted on the validation songs) gives the quadrant
 and ``bank.project_intensity`` a graded intensity. The pipeline
@@ -50,6 +56,9 @@ class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
             :func:`~emogen.music.features.clip_descriptor`; 0 = no such branch (the first shipped critic).
         temperature (`float`, *optional*, defaults to 1.0): calibration temperature dividing the bank's
             log-likelihoods in :meth:`posterior` (> 1 softens an over-confident critic; set by the recipe).
+        linear (`bool`, *optional*, defaults to `False`): no bar encoder and no hidden layer: the standardised
+            descriptor goes through one linear layer into the space (``hidden_dim``, ``descriptor_hidden`` and
+            ``dropout`` are then unused).
     """
 
     @register_to_config
@@ -61,8 +70,15 @@ class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
         categories: Sequence[str] = QUADRANT_CATEGORIES,
         descriptor_hidden: int = 0,
         temperature: float = 1.0,
+        linear: bool = False,
     ) -> None:
         super().__init__()
+        if linear:
+            self.register_buffer("descriptor_mean", torch.zeros(DESCRIPTOR_SIZE))
+            self.register_buffer("descriptor_scale", torch.ones(DESCRIPTOR_SIZE))
+            self.descriptor = None
+            self.out = nn.Linear(DESCRIPTOR_SIZE, emotion_dim)
+            return
         size = sum(ELEMENT_INPUT_SIZES.values()) + 1
         self.bar = nn.Sequential(nn.Linear(size, hidden_dim), nn.GELU(), nn.Dropout(dropout))
         self.conv = nn.Sequential(nn.Conv1d(hidden_dim, hidden_dim, 3, padding=1), nn.GELU(), nn.Dropout(dropout))
@@ -76,8 +92,8 @@ class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
     @torch.no_grad()
     def set_descriptor_statistics(self, descriptors: torch.Tensor) -> None:
         """Standardise the descriptor branch's input by the mean and spread of `(N, DESCRIPTOR_SIZE)` training descriptors."""
-        if self.descriptor is None:
-            msg = "this critic has no descriptor branch (descriptor_hidden=0); build it with descriptor_hidden > 0"
+        if not hasattr(self, "descriptor_mean"):
+            msg = "this critic reads no descriptor (descriptor_hidden=0); build it with descriptor_hidden > 0 or linear=True"
             raise ValueError(msg)
         self.descriptor_mean.copy_(descriptors.mean(0))
         self.descriptor_scale.copy_(descriptors.std(0).clamp_min(1e-3))
@@ -91,6 +107,11 @@ class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
         return_dict: bool = True,
     ) -> MusicEmotionEncoderOutput | tuple:
         """Embed `(B, T, 16, 88)` bar grids; ``bar_mask`` `(B, T)` marks real bars (default: all)."""
+        if self.config.linear:
+            m = None if bar_mask is None else bar_mask.to(self.dtype)
+            d = clip_descriptor(onsets, durations, velocities, m).to(self.dtype)
+            embedding = self.out((d - self.descriptor_mean) / self.descriptor_scale)
+            return MusicEmotionEncoderOutput(embedding=embedding) if return_dict else (embedding,)
         b, t = onsets.shape[:2]
         flat = [x.reshape(b * t, *x.shape[2:]) for x in (onsets, durations, velocities)]
         inputs = element_inputs(*flat)

@@ -55,6 +55,12 @@ def music_model_card(output: Path, scores: dict) -> str:
                f"every transposition (smoothing {smoothing:g} bars) to the prior's log-probabilities, so the music keeps the drawn key "
                f"and its mode; stored in float16 | {_size(output / 'key_guide')} |\n" if key else "")
     key_minutes = f", key guide {minutes['key_guide']:.1f}" if "key_guide" in minutes else ""
+    linear = config.get("critic_linear", False)
+    critic_design = ("the whole clip's hand-made descriptor mapped by one linear layer into the space (a multinomial logistic "
+                     "regression with the bank's category means as anchors; L2 weight chosen on the val clips)" if linear else
+                     "a bar encoder fused with a hand-made clip descriptor")
+    critic_steps = (f"{config['critic_linear_steps']} full-batch steps for each L2 weight {', '.join(f'{w:g}' for w in config['critic_l2'])}"
+                    if linear else config["critic_steps"])
     calibration = ""
     if "calibration" in critic:
         cal, test = critic["calibration"], critic["test"]
@@ -74,7 +80,7 @@ Emotion-conditioned piano music (MIDI) with element-level control, trained from 
 |---|---|---|---|
 | `vqvae` | `emogen.music.ElementVQVAE` | {layout}; one latent slice per element (rhythm, pitch, duration, velocity), each read by its own encoder from that element only, product-quantised into {codes} codes per bar (codebooks {books}); decoder heads read fixed slice subsets, bars decode in parallel | {_size(output / "vqvae")} |
 | `prior` | `emogen.music.EmotionCodePrior` | causal transformer over bars (d={config["prior_d_model"]}, {config["prior_layers"]} layers, {config["prior_bars"]}-bar window) with {head}; conditioned on the shared `EmotionCondition` embedding; trained at intensity 1 per quadrant, at the neutral point and with a null vector. Sampling weighs the step from neutral music to the emotion at intensity 1 on each code's log-probabilities by guidance x intensity, so intensity acts evenly{copying}{tied} | {_size(output / "prior")} |
-| `music_critic` | `emogen.music.MusicEmotionEncoder` | symbolic music emotion encoder into the shared emotion space (reranks `--candidates`): a bar encoder fused with a hand-made clip descriptor (key-profile mode and tonic-aligned pitch-class profile, interval and triad content, register, density, polyphony, velocity, durations, rhythm, bar repetition; `emogen.music.features.clip_descriptor`) | {_size(output / "music_critic")} |
+| `music_critic` | `emogen.music.MusicEmotionEncoder` | symbolic music emotion encoder into the shared emotion space (reranks `--candidates`): {critic_design} (key-profile mode and tonic-aligned pitch-class profile, interval and triad content, register, density, polyphony, velocity, durations, rhythm, bar repetition; `emogen.music.features.clip_descriptor`) | {_size(output / "music_critic")} |
 {key_row}| `emotion_bank` | `emogen.emotion.EmotionBank` | the shared emotion space (untrained default bank, frozen) | {_size(output / "emotion_bank")} |
 
 Total {folder_megabytes(output):.1f} MB (safetensors; the VQ-VAE and the prior in float16, loaded as float32).
@@ -95,7 +101,7 @@ rescales playback).
 ```
 emogen train music --output checkpoints/music        # seed {config["seed"]}; --threads N for more CPU threads
 ```
-Steps: VQ-VAE {config["vq_steps"]}, prior {config["prior_steps"]}{inner_steps}, critic {config["critic_steps"]}.
+Steps: VQ-VAE {config["vq_steps"]}, prior {config["prior_steps"]}{inner_steps}, critic {critic_steps}.
 {minutes["total"]:.1f} min (VQ-VAE {minutes["vqvae"]:.1f}, prior {minutes["prior"]:.1f}{inner_minutes}{key_minutes}, critic {minutes["critic"]:.1f} min).
 
 ## Scores (`scores.json`, test split unless noted)

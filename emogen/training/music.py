@@ -12,7 +12,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ from .loop import FitConfig, FitResult
 from ..utils import atomic_output
 from .recipe import TrainRun, finish_recipe, replace_component, train_state_dir
 
-__all__ = ["CodeUsage", "MusicTrainConfig", "calibrate_music_critic", "descriptor_matrix", "MUSIC_STAGES", "retrain_music_stage", "train_critic", "train_critic_stage", "train_music", "train_prior", "train_vqvae"]
+__all__ = ["CodeUsage", "MusicTrainConfig", "calibrate_music_critic", "descriptor_matrix", "MUSIC_STAGES", "retrain_music_stage", "train_critic", "train_critic_stage", "train_linear_critic", "train_music", "train_prior", "train_vqvae"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,11 @@ class MusicTrainConfig:
     prior_drop_final_bar: bool = False  # True: windows leave out each clip's last bar (an ending); tried, music worse (the card)
     key_element: str = "pitch"  # the element whose codes the key guide steers ("" = no key guide)
     key_smoothing: float = 20.0  # pseudo-bars pulling each code's key distribution toward all codes'
-    critic_hidden: int = 64
+    critic_linear: bool = True  # the clip descriptor -> the space by one linear layer (train_linear_critic); False = the bar encoder
+    critic_l2: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0)  # linear critic: L2 weights tried, the best on val kept
+    critic_linear_steps: int = 3000  # linear critic: full-batch AdamW steps (one-cycle) per L2 weight
+    critic_linear_lr: float = 0.02
+    critic_hidden: int = 64  # bar-encoder critic (critic_linear=False) from here to critic_ema
     critic_descriptor_hidden: int = 64  # 0 = the first critic (bar encoder only)
     critic_steps: int = 1000
     critic_batch: int = 32
@@ -377,11 +381,14 @@ def _init_critic(config: MusicTrainConfig, emotion_dim: int) -> MusicEmotionEnco
 
 def train_critic(train: list[MusicClip], val: list[MusicClip], bank: EmotionBank, config: MusicTrainConfig,
                  run: TrainRun | None = None) -> tuple[MusicEmotionEncoder, FitResult]:
-    """Fit the music emotion encoder on random windows (``critic_min_bars``..16 bars); keep the weights with the best val accuracy.
+    """Fit the music emotion encoder: the linear critic (:func:`train_linear_critic`) when ``config.critic_linear``,
+    else the bar encoder on random windows (``critic_min_bars``..16 bars), keeping the weights with the best val accuracy.
 
     With a descriptor branch, its input is standardised by the descriptors of the whole training clips
     under every transposition (computed once, before training).
     """
+    if config.critic_linear:
+        return train_linear_critic(train, val, bank, config, run)
     run = run or TrainRun()
     critic = _init_critic(config, bank.config.embedding_dim)
     if critic.descriptor is not None:
@@ -409,6 +416,51 @@ def train_critic(train: list[MusicClip], val: list[MusicClip], bank: EmotionBank
     result = run.fit("critic", critic, step, fit_config, validate=validate if val else None, validate_every=every)
     bank.to("cpu")
     return critic.to("cpu").eval(), result
+
+
+def train_linear_critic(train: list[MusicClip], val: list[MusicClip], bank: EmotionBank, config: MusicTrainConfig,
+                        run: TrainRun | None = None) -> tuple[MusicEmotionEncoder, FitResult]:
+    """Fit the linear critic (``MusicEmotionEncoder(linear=True)``) on the descriptors of the whole training clips.
+
+    For each L2 weight of ``config.critic_l2``: ``config.critic_linear_steps`` full-batch AdamW steps from the neutral
+    point (zero weights) on the cross-entropy of the bank's likelihoods over the quadrant categories plus the weight
+    times the layer's squared weights. Keeps the fit with the best val accuracy (on a tie, the stronger penalty).
+    The returned result's ``history`` has one row per weight (``l2``, ``loss``, ``val_accuracy``).
+    """
+    run = run or TrainRun()
+    descriptors = descriptor_matrix(train)
+    labels = torch.tensor([QUADRANTS.index(c.quadrant) for c in train], device=run.device)
+    cats = [bank.category_index(c) for c in QUADRANT_CATEGORIES]
+    val_true = np.array([QUADRANTS.index(c.quadrant) for c in val])
+    bank.to(run.device)
+    best: tuple[float, MusicEmotionEncoder, FitResult] | None = None
+    rows = []
+    for i, weight in enumerate(config.critic_l2):
+        critic = MusicEmotionEncoder(emotion_dim=bank.config.embedding_dim, linear=True)
+        critic.set_descriptor_statistics(descriptors)
+        with torch.no_grad():
+            critic.out.weight.zero_()
+            critic.out.bias.copy_(bank.means[bank.category_index("neutral")])
+        critic.to(run.device)
+        inputs = ((descriptors.to(run.device) - critic.descriptor_mean) / critic.descriptor_scale)
+
+        def step(_: int, __: torch.Generator, critic=critic, inputs=inputs, weight=weight) -> dict[str, torch.Tensor]:
+            logits = bank.log_likelihood(critic.out(inputs))[:, cats]
+            return {"loss": F.cross_entropy(logits, labels) + weight * critic.out.weight.pow(2).sum()}
+
+        fit_config = FitConfig(steps=config.critic_linear_steps, lr=config.critic_linear_lr, log_every=min(500, config.critic_linear_steps),
+                               pct_start=0.1, seed=config.seed + 4, desc=f"critic (L2 {weight:g})")
+        result = run.fit(f"critic_{i}", critic, step, fit_config)
+        critic.eval()
+        accuracy = float(np.mean(critic_predict(critic, bank, [c.grid for c in val]) == val_true)) if val else 0.0
+        rows.append({"l2": float(weight), "loss": result.history[-1]["loss"] if result.history else float("nan"), "val_accuracy": accuracy})
+        if best is None or accuracy >= best[0]:
+            best = (accuracy, critic, result)
+    if best is None:
+        raise ValueError("config.critic_l2 is empty; give at least one L2 weight")
+    accuracy, critic, result = best
+    bank.to("cpu")
+    return critic.to("cpu").eval(), replace(result, best_score=accuracy if val else None, history=rows)
 
 
 def calibrate_music_critic(critic: MusicEmotionEncoder, bank: EmotionBank, val: list[MusicClip]) -> dict[str, float]:
