@@ -195,6 +195,7 @@ class EmoMusicPipeline(EmogenPipeline):
         categories = list(self.music_critic.config.categories)
         probs = self.music_critic.posterior(emb, bank)  # calibrated
         vad = bank.anchor_mix(probs, categories)  # the critic learned quadrants, not VAD: the anchors weighted by its posterior
+        placed = bank.embed_probabilities(probs, categories)  # graded as the critic's readings are (MusicEmotionEncoder.place)
         target = spec.dominant if spec.kind == "categorical" else None
         scores = []
         for i in range(len(grids)):
@@ -202,7 +203,7 @@ class EmoMusicPipeline(EmogenPipeline):
             for name, p in zip(categories, probs[i].tolist()):
                 s[f"p_{name}"] = p
             if target and target != "neutral":
-                s["intensity"] = float(bank.project_intensity(emb[i : i + 1], spec)[0])
+                s["intensity"] = float(bank.project_intensity(placed[i : i + 1], spec)[0])
             scores.append(s)
         rank = -((vad[:, :2] - condition.vad[:, :2].to(vad.device)) ** 2).sum(-1)
         return scores, rank.cpu()

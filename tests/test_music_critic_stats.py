@@ -194,3 +194,16 @@ def test_train_linear_critic_separates_loud_dense_from_soft_sparse_music():
     aroused = np.isin(predicted, [0, 1])
     truth = np.array([c.quadrant in ("Q1", "Q2") for c in val])
     assert (aroused == truth).mean() >= 0.9
+
+
+def test_music_critic_grades_intensity_by_its_placed_posterior():
+    """A sure reading is graded near 1 along its category, an unsure one (the neutral point) well below, as the
+    projection of its placed posterior."""
+    from emogen.emotion import EmotionBank
+
+    bank, critic = EmotionBank(), MusicEmotionEncoder(linear=True)
+    sure, unsure = critic.read(bank.means[[bank.category_index("sad"), 0]], bank)
+    assert sure.category == "sad" and sure.probabilities["sad"] > 0.99 and sure.intensity > 0.95
+    assert max(unsure.probabilities.values()) < 0.7 and unsure.intensity < sure.intensity - 0.2
+    placed = critic.place(bank.means[[0]], bank)
+    assert unsure.intensity == pytest.approx(float(bank.project_intensity(placed, unsure.category)[0]), abs=1e-6)

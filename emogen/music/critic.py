@@ -132,6 +132,25 @@ class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
         return MusicEmotionEncoderOutput(embedding=embedding)
 
 
+    def place(self, embedding: torch.Tensor, bank) -> torch.Tensor:
+        """The calibrated posterior over ``config.categories`` placed in the shared space, `(B, D)`
+        (:meth:`~emogen.emotion.EmotionBank.embed_probabilities`): what ``bank.project_intensity`` grades.
+
+        The linear critic's own embeddings sit close to the neutral point (its L2 penalty keeps the layer small; the
+        bank's read-out only needs their direction), so their projected intensity says nothing; the placed
+        posterior grades a piece by how surely it reads as each category, as the benchmark grades its judge.
+        """
+        return bank.embed_probabilities(self.posterior(embedding, bank), list(self.config.categories))
+
+    @torch.no_grad()
+    def read(self, embedding: torch.Tensor, bank) -> list:
+        """:meth:`~emogen.emotion.critic.CriticReadout.read`, with each reading's intensity that of :meth:`place`."""
+        readings = super().read(embedding, bank)
+        placed = self.place(embedding, bank)
+        return [replace(r, intensity=min(max(float(bank.project_intensity(placed[i : i + 1], r.category)[0]), 0.0), 1.0))
+                for i, r in enumerate(readings)]
+
+
 def load_music_critic(path: str | None = None):
     """The music critic and emotion bank of a music checkpoint folder (default: the shipped one)."""
     from ..pipeline_utils import load_critic
