@@ -201,7 +201,7 @@ def test_music_critic_grades_intensity_by_its_placed_posterior():
     projection of its placed posterior."""
     from emogen.emotion import EmotionBank
 
-    bank, critic = EmotionBank(), MusicEmotionEncoder(linear=True)
+    bank, critic = EmotionBank().requires_grad_(False), MusicEmotionEncoder(linear=True)
     sure, unsure = critic.read(bank.means[[bank.category_index("sad"), 0]], bank)
     assert sure.category == "sad" and sure.probabilities["sad"] > 0.99 and sure.intensity > 0.95
     assert max(unsure.probabilities.values()) < 0.7 and unsure.intensity < sure.intensity - 0.2

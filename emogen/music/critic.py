@@ -132,6 +132,7 @@ class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
         return MusicEmotionEncoderOutput(embedding=embedding)
 
 
+    @torch.no_grad()
     def place(self, embedding: torch.Tensor, bank) -> torch.Tensor:
         """The calibrated posterior over ``config.categories`` placed in the shared space, `(B, D)`
         (:meth:`~emogen.emotion.EmotionBank.embed_probabilities`): what ``bank.project_intensity`` grades.
