@@ -207,3 +207,27 @@ def test_music_critic_grades_intensity_by_its_placed_posterior():
     assert max(unsure.probabilities.values()) < 0.7 and unsure.intensity < sure.intensity - 0.2
     placed = critic.place(bank.means[[0]], bank)
     assert unsure.intensity == pytest.approx(float(bank.project_intensity(placed, unsure.category)[0]), abs=1e-6)
+
+
+def test_linear_critic_flags_pieces_beyond_its_training_range(tmp_path):
+    """Descriptors within the training clips' range (plus the margin) are in domain; a lone note is not, and its
+    reading is flagged uncertain and out of domain (and says why in its table)."""
+    from emogen.emotion import EmotionBank
+
+    critic = MusicEmotionEncoder(linear=True).eval()
+    grids = [random_grid(4, seed) for seed in range(30)]
+    o, d, v, m = stack_grids(grids)
+    critic.set_descriptor_statistics(clip_descriptor(o, d, v, m))
+    assert critic(o, d, v, m).in_domain.all()
+    lone = random_grid(4, 99, density=0.0)
+    lone.onsets[0, 0, 40], lone.durations[0, 0, 40], lone.velocities[0, 0, 40] = True, 3, 8
+    out = critic(*stack_grids([lone, grids[0]]))
+    assert out.in_domain.tolist() == [False, True]
+    bank = EmotionBank().requires_grad_(False)
+    odd, usual = critic.read(out.embedding, bank, out.in_domain)
+    assert odd.out_of_domain and odd.uncertain and odd.label == "uncertain"
+    assert "unlike the critic's training data" in odd.format_table() and odd.to_dict()["out_of_domain"] is True
+    assert not usual.out_of_domain
+    critic.save_pretrained(tmp_path / "critic")
+    loaded = MusicEmotionEncoder.from_pretrained(tmp_path / "critic").eval()
+    assert torch.equal(loaded(*stack_grids([lone, grids[0]])).in_domain, out.in_domain)

@@ -105,3 +105,24 @@ def test_critic_is_calibrated_on_real_clips(pipe):
         if split == "test":
             accuracy = np.mean(probabilities.argmax(1) == labels)
             assert abs(probabilities.max(1).mean() - accuracy) < 0.06
+
+
+def test_recognize_music_says_uncertain_for_a_lone_note(tmp_path):
+    """A MIDI file unlike any EMOPIA clip (one note) is read as uncertain, out of the critic's domain, not as a
+    confident emotion."""
+    import json
+
+    import pretty_midi
+    from typer.testing import CliRunner
+
+    from emogen.cli.main import app
+
+    midi = pretty_midi.PrettyMIDI(initial_tempo=120)
+    piano = pretty_midi.Instrument(0)
+    piano.notes.append(pretty_midi.Note(velocity=80, pitch=60, start=0.0, end=1.0))
+    midi.instruments.append(piano)
+    midi.write(str(tmp_path / "one.mid"))
+    result = CliRunner().invoke(app, ["recognize", "music", str(tmp_path / "one.mid"), "--json"])
+    assert result.exit_code == 0, result.output
+    reading = json.loads(result.output)
+    assert reading["label"] == "uncertain" and reading["out_of_domain"] is True

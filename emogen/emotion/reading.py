@@ -74,8 +74,12 @@ class CriticReading(EmotionReading):
     unsure to name an emotion.
 
     Args:
-        uncertain (`bool`, *optional*, defaults to `False`): the top probability is below ``threshold``.
+        uncertain (`bool`, *optional*, defaults to `False`): the top probability is below ``threshold``, or the
+            input is out of the critic's domain.
         threshold (`float`, *optional*, defaults to 0.0): the critic's ``uncertain_below`` when it was read.
+        out_of_domain (`bool`, *optional*, defaults to `False`): the input is unlike anything the critic was
+            trained on (the music critic: a descriptor beyond its training clips' range), so its probabilities
+            say little; such a reading is also ``uncertain``.
 
     Example:
         >>> heard = CriticReading({"neutral": 0.3, "angry": 0.7}, (-0.5, 0.6, 0.3), "angry", 0.8, False, 0.4)
@@ -87,6 +91,7 @@ class CriticReading(EmotionReading):
 
     uncertain: bool = False
     threshold: float = 0.0
+    out_of_domain: bool = False
 
     @property
     def confidence(self) -> float:
@@ -99,13 +104,14 @@ class CriticReading(EmotionReading):
         return UNCERTAIN if self.uncertain else self.spec.format()
 
     def to_dict(self, digits: int = 4) -> dict[str, object]:
-        """:meth:`EmotionReading.to_dict` plus ``label``, ``uncertain`` and ``confidence``.
+        """:meth:`EmotionReading.to_dict` plus ``label``, ``uncertain``, ``confidence`` and ``out_of_domain``.
 
         ``emotion`` stays the best guess as a spec (so it can be passed on); ``label`` is ``"uncertain"``
         when ``uncertain`` is true.
         """
         out = super().to_dict(digits)
-        out.update({"label": self.label, "uncertain": self.uncertain, "confidence": round(self.confidence, digits)})
+        out.update({"label": self.label, "uncertain": self.uncertain, "confidence": round(self.confidence, digits),
+                    "out_of_domain": self.out_of_domain})
         return out
 
     def format_table(self, width: int = 40) -> str:
@@ -115,4 +121,5 @@ class CriticReading(EmotionReading):
             return table
         first, _, rest = table.partition("\n")
         guess = first.removeprefix("emotion: ")
-        return f"emotion: {UNCERTAIN} (best guess {guess}, p {self.confidence:.2f} < {self.threshold:.2f})\n{rest}"
+        why = "the input is unlike the critic's training data" if self.out_of_domain else f"p {self.confidence:.2f} < {self.threshold:.2f}"
+        return f"emotion: {UNCERTAIN} (best guess {guess}, {why})\n{rest}"

@@ -37,9 +37,12 @@ __all__ = ["MusicEmotionEncoder", "MusicEmotionEncoderOutput", "load_music_criti
 
 @dataclass
 class MusicEmotionEncoderOutput(BaseOutput):
-    """Embedding `(B, emotion_dim)` of each piece in the shared space."""
+    """Embedding `(B, emotion_dim)` of each piece in the shared space; for the linear critic, ``in_domain`` `(B,)`:
+    whether every descriptor feature lies within ``config.domain_margin`` standard deviations of its training range
+    (`None` for the bar-encoder critic)."""
 
     embedding: torch.Tensor
+    in_domain: torch.Tensor | None = None
 
 
 class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
@@ -59,6 +62,10 @@ class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
         linear (`bool`, *optional*, defaults to `False`): no bar encoder and no hidden layer: the standardised
             descriptor goes through one linear layer into the space (``hidden_dim``, ``descriptor_hidden`` and
             ``dropout`` are then unused).
+        domain_margin (`float`, *optional*, defaults to 2.0): linear critic: a piece whose standardised descriptor
+            leaves its training clips' range by more than this many standard deviations in any feature is out of
+            domain (a linear map extrapolates there, e.g. a lone note or a scale read as "happy 0.96" or "angry
+            0.80"), and :meth:`read` flags it uncertain.
     """
 
     @register_to_config
@@ -71,11 +78,15 @@ class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
         descriptor_hidden: int = 0,
         temperature: float = 1.0,
         linear: bool = False,
+        domain_margin: float = 2.0,
     ) -> None:
         super().__init__()
         if linear:
             self.register_buffer("descriptor_mean", torch.zeros(DESCRIPTOR_SIZE))
             self.register_buffer("descriptor_scale", torch.ones(DESCRIPTOR_SIZE))
+            # the training clips' range of each standardised feature (what in_domain compares with)
+            self.register_buffer("descriptor_low", torch.full((DESCRIPTOR_SIZE,), -float(torch.finfo(torch.float32).max)))
+            self.register_buffer("descriptor_high", torch.full((DESCRIPTOR_SIZE,), float(torch.finfo(torch.float32).max)))
             self.descriptor = None
             self.out = nn.Linear(DESCRIPTOR_SIZE, emotion_dim)
             return
@@ -91,12 +102,17 @@ class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
 
     @torch.no_grad()
     def set_descriptor_statistics(self, descriptors: torch.Tensor) -> None:
-        """Standardise the descriptor branch's input by the mean and spread of `(N, DESCRIPTOR_SIZE)` training descriptors."""
+        """Standardise the descriptor branch's input by the mean and spread of `(N, DESCRIPTOR_SIZE)` training descriptors
+        (and, for the linear critic, keep their standardised range for ``in_domain``)."""
         if not hasattr(self, "descriptor_mean"):
             msg = "this critic reads no descriptor (descriptor_hidden=0); build it with descriptor_hidden > 0 or linear=True"
             raise ValueError(msg)
         self.descriptor_mean.copy_(descriptors.mean(0))
         self.descriptor_scale.copy_(descriptors.std(0).clamp_min(1e-3))
+        if hasattr(self, "descriptor_low"):
+            standardised = (descriptors - self.descriptor_mean) / self.descriptor_scale
+            self.descriptor_low.copy_(standardised.min(0).values)
+            self.descriptor_high.copy_(standardised.max(0).values)
 
     def forward(
         self,
@@ -110,8 +126,11 @@ class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
         if self.config.linear:
             m = None if bar_mask is None else bar_mask.to(self.dtype)
             d = clip_descriptor(onsets, durations, velocities, m).to(self.dtype)
-            embedding = self.out((d - self.descriptor_mean) / self.descriptor_scale)
-            return MusicEmotionEncoderOutput(embedding=embedding) if return_dict else (embedding,)
+            z = (d - self.descriptor_mean) / self.descriptor_scale
+            embedding = self.out(z)
+            margin = self.config.domain_margin
+            in_domain = ((z >= self.descriptor_low - margin) & (z <= self.descriptor_high + margin)).all(-1)
+            return MusicEmotionEncoderOutput(embedding=embedding, in_domain=in_domain) if return_dict else (embedding, in_domain)
         b, t = onsets.shape[:2]
         flat = [x.reshape(b * t, *x.shape[2:]) for x in (onsets, durations, velocities)]
         inputs = element_inputs(*flat)
@@ -144,12 +163,18 @@ class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
         return bank.embed_probabilities(self.posterior(embedding, bank), list(self.config.categories))
 
     @torch.no_grad()
-    def read(self, embedding: torch.Tensor, bank) -> list:
-        """:meth:`~emogen.emotion.critic.CriticReadout.read`, with each reading's intensity that of :meth:`place`."""
+    def read(self, embedding: torch.Tensor, bank, in_domain: torch.Tensor | None = None) -> list:
+        """:meth:`~emogen.emotion.critic.CriticReadout.read`, with each reading's intensity that of :meth:`place`;
+        pieces whose ``in_domain`` (the output's, `(B,)`) is false are flagged ``out_of_domain`` and ``uncertain``."""
         readings = super().read(embedding, bank)
         placed = self.place(embedding, bank)
-        return [replace(r, intensity=min(max(float(bank.project_intensity(placed[i : i + 1], r.category)[0]), 0.0), 1.0))
-                for i, r in enumerate(readings)]
+        out = []
+        for i, r in enumerate(readings):
+            r = replace(r, intensity=min(max(float(bank.project_intensity(placed[i : i + 1], r.category)[0]), 0.0), 1.0))
+            if in_domain is not None and not bool(in_domain[i]):
+                r = replace(r, uncertain=True, out_of_domain=True)
+            out.append(r)
+        return out
 
 
 def load_music_critic(path: str | None = None):
@@ -176,8 +201,8 @@ def recognize_music(path: str, critic: MusicEmotionEncoder | None = None, bank=N
         critic, bank = load_music_critic()
     grid = grid_from_events(events_from_midi(path))
     onsets, durations, velocities, mask = stack_grids([grid], min(grid.num_bars, max_bars))
-    embedding = critic(onsets, durations, velocities, mask).embedding
-    reading = critic.read(embedding, bank)[0]
+    output = critic(onsets, durations, velocities, mask)
+    reading = critic.read(output.embedding, bank, output.in_domain)[0]
     # the critic learned quadrants, not VAD: its valence and arousal are its posterior's anchors (as the pipeline reports them)
     probabilities = torch.tensor([list(reading.probabilities.values())])
     vad = tuple(float(v) for v in bank.anchor_mix(probabilities, list(reading.probabilities))[0])
