@@ -13,8 +13,8 @@ through a small convolution over bars (masked mean and peak) and, when ``descrip
 descriptor through a hidden layer; it is trained on random windows with the bank's Gaussian likelihood
 (quadrant -> category) and a pull toward the category mean. Either way
 ``critic.posterior(embedding, bank)`` (:class:`~emogen.emotion.critic.CriticReadout`: the bank's posterior over
-``config.categories`` at the calibration ``config.temperature``, fitted on the validation songs) gives the quadrant
-and ``bank.project_intensity`` a graded intensity. The pipeline
+``config.categories`` at the calibration ``config.temperature``, fitted on the validation songs) gives the quadrant,
+and :meth:`MusicEmotionEncoder.place` puts that posterior in the space for ``bank.project_intensity`` to grade. The pipeline
 reuses it to rerank candidates (``--candidates N``); evaluation uses the independent judge instead.
 """
 
@@ -149,7 +149,6 @@ class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
         if not return_dict:
             return (embedding,)
         return MusicEmotionEncoderOutput(embedding=embedding)
-
 
     @torch.no_grad()
     def place(self, embedding: torch.Tensor, bank) -> torch.Tensor:
