@@ -185,12 +185,14 @@ class EmoMusicPipeline(EmogenPipeline):
         return (logits - torch.log(-torch.log(u))).argmax(-1)
 
     def _critic_scores(self, grids: list[BarGrid], condition: EmotionCondition, spec: EmotionSpec) -> tuple[list[dict[str, float]], torch.Tensor]:
-        """Critic readings per piece and a rerank score (higher = closer to the requested valence/arousal)."""
+        """Critic readings per piece and a rerank score (higher = closer to the requested valence/arousal; a piece
+        the critic reads as out of its domain ranks below every piece it can read)."""
         if self.music_critic is None:
             return [{} for _ in grids], torch.zeros(len(grids))
         device = self._execution_device
         o, d, v, m = (x.to(device) for x in stack_grids(grids))
-        emb = self.music_critic(o, d, v, m).embedding
+        output = self.music_critic(o, d, v, m)
+        emb = output.embedding
         bank = self.emotion_bank
         categories = list(self.music_critic.config.categories)
         probs = self.music_critic.posterior(emb, bank)  # calibrated
@@ -206,6 +208,8 @@ class EmoMusicPipeline(EmogenPipeline):
                 s["intensity"] = float(bank.project_intensity(placed[i : i + 1], spec)[0])
             scores.append(s)
         rank = -((vad[:, :2] - condition.vad[:, :2].to(vad.device)) ** 2).sum(-1)
+        if output.in_domain is not None:
+            rank = torch.where(output.in_domain.to(rank.device), rank, rank - 100.0)  # VA distances are at most 8
         return scores, rank.cpu()
 
     # -------------------------------------------------------------------- call

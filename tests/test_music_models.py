@@ -7,7 +7,8 @@ import torch
 
 from emogen.errors import InputError
 from emogen.music.features import ELEMENT_INPUT_SIZES, element_inputs
-from emogen.music.representation import EventSequence, NoteEvent
+from emogen.emotion import EmotionSpec
+from emogen.music.representation import EventSequence, NoteEvent, grid_from_events
 from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline, MusicPipelineOutput
 from emogen.testing import build_tiny_music_pipeline, tiny_critic, tiny_prior, tiny_vqvae
 
@@ -200,3 +201,27 @@ def test_full_intensity_condition_is_the_direction_end():
     assert float(half.intensity) == 1.0
     zero = bank.condition("sad:0").at_full_intensity(neutral)
     assert torch.allclose(zero.embedding, neutral.embedding) and float(zero.intensity) == 0.0
+
+
+def test_rerank_puts_pieces_out_of_the_critics_domain_last(monkeypatch):
+    """With a linear critic, a candidate it reads as out of its domain ranks below any candidate it can read."""
+    from emogen.music.critic import MusicEmotionEncoder
+    from emogen.music.features import DESCRIPTOR_SIZE
+
+    pipe = build_tiny_music_pipeline()
+    critic = MusicEmotionEncoder(linear=True).eval()
+    critic.set_descriptor_statistics(torch.randn(20, DESCRIPTOR_SIZE))
+    pipe.register_modules(music_critic=critic)
+    grids = [grid_from_events(s) for s in pipe("happy", num_bars=2, batch_size=2, generator=torch.Generator().manual_seed(0)).sequences]
+    forward = critic.forward
+
+    def flagged(*args, **kwargs):
+        out = forward(*args, **kwargs)
+        out.in_domain = torch.tensor([False, True])
+        return out
+
+    monkeypatch.setattr(critic, "forward", flagged)
+    condition = pipe.encode_emotion("happy:1", batch_size=2)
+    with torch.no_grad():  # as inside the pipeline's call
+        _, rank = pipe._critic_scores(grids, condition, EmotionSpec.parse("happy:1"))
+    assert rank[0] < rank[1] - 50
