@@ -433,6 +433,7 @@ def train_linear_critic(train: list[MusicClip], val: list[MusicClip], bank: Emot
     cats = [bank.category_index(c) for c in QUADRANT_CATEGORIES]
     val_true = np.array([QUADRANTS.index(c.quadrant) for c in val])
     bank.to(run.device)
+    val_descriptors = descriptor_matrix(val) if val else None  # once, not once per weight
     best: tuple[float, MusicEmotionEncoder, FitResult] | None = None
     rows = []
     for i, weight in enumerate(config.critic_l2):
@@ -442,7 +443,8 @@ def train_linear_critic(train: list[MusicClip], val: list[MusicClip], bank: Emot
             critic.out.weight.zero_()
             critic.out.bias.copy_(bank.means[bank.category_index("neutral")])
         critic.to(run.device)
-        inputs = ((descriptors.to(run.device) - critic.descriptor_mean) / critic.descriptor_scale)
+        standardise = lambda d, critic=critic: (d.to(run.device) - critic.descriptor_mean) / critic.descriptor_scale  # noqa: E731
+        inputs = standardise(descriptors)
 
         def step(_: int, __: torch.Generator, critic=critic, inputs=inputs, weight=weight) -> dict[str, torch.Tensor]:
             logits = bank.log_likelihood(critic.out(inputs))[:, cats]
@@ -452,7 +454,11 @@ def train_linear_critic(train: list[MusicClip], val: list[MusicClip], bank: Emot
                                pct_start=0.1, seed=config.seed + 4, desc=f"critic (L2 {weight:g})")
         result = run.fit(f"critic_{i}", critic, step, fit_config)
         critic.eval()
-        accuracy = float(np.mean(critic_predict(critic, bank, [c.grid for c in val]) == val_true)) if val else 0.0
+        accuracy = 0.0
+        if val_descriptors is not None:
+            with torch.no_grad():
+                predicted = critic.logits(critic.out(standardise(val_descriptors)), bank).argmax(-1).cpu().numpy()
+            accuracy = float(np.mean(predicted == val_true))
         rows.append({"l2": float(weight), "loss": result.history[-1]["loss"] if result.history else float("nan"), "val_accuracy": accuracy})
         if best is None or accuracy >= best[0]:
             best = (accuracy, critic, result)
