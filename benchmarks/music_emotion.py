@@ -58,7 +58,7 @@ from emogen.music.stats import CLIP_STATISTIC_NAMES, STATISTIC_NAMES, clip_stati
 from emogen.music.evaluation import (bars_of, critic_probabilities, critic_scores, element_transfer_movement, encode_clips,
                                      evaluate_vqvae, prior_emotion_information, quadrant_scores)
 from emogen.music.features import ELEMENTS
-from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline
+from emogen.pipelines.pipeline_emo_music import DEFAULT_NUM_CANDIDATES, EmoMusicPipeline
 
 CATEGORIES = ("happy", "angry", "sad", "calm")  # Q1..Q4
 INTENSITIES = (0.25, 0.5, 1.0)  # the judge-intensity rows and the figure
@@ -90,6 +90,19 @@ def generate(pipe: EmoMusicPipeline, emotion: str, count: int, bars: int, seed: 
     return sequences
 
 
+def statistics_table(generated: dict[str, list], real: dict[str, list]) -> dict[str, dict[str, dict]]:
+    """Per quadrant and clip statistic: generated mean (``generated[category]`` notes) over real mean (``real[quadrant]``)."""
+    table = {}
+    for q, cat in zip(QUADRANTS, CATEGORIES):
+        gen_s, real_s = [clip_statistics(n) for n in generated[cat]], [clip_statistics(n) for n in real[q]]
+        table[q] = {}
+        for f in CLIP_STATISTIC_NAMES:
+            g, r = float(np.mean([x[f] for x in gen_s])), float(np.mean([x[f] for x in real_s]))
+            ratio = g / r if r != 0 else float("inf") if g != 0 else 1.0
+            table[q][f] = {"generated": g, "real": r, "ratio": ratio, "within": bool(abs(ratio - 1) <= WITHIN)}
+    return table
+
+
 def monotone(values: list[float]) -> bool:
     d = np.diff(values)
     return bool(np.all(d > 0) or np.all(d < 0))
@@ -102,7 +115,7 @@ def main() -> None:
                         help="generated clips per quadrant and per intensity level (200: a level's mean statistics vary about 4%% between seed sets)")
     parser.add_argument("--bars", type=int, default=16)
     parser.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the pipeline's)")
-    parser.add_argument("--candidates", type=int, default=1, help="critic rerank candidates per clip")
+    parser.add_argument("--candidates", type=int, default=None, help="critic rerank candidates per clip (default: the pipeline's)")
     parser.add_argument("--top-k", type=int, default=None, help="keep the k likeliest codes when sampling (default: the pipeline's)")
     parser.add_argument("--key-guidance", type=float, default=None, help="weight of the key guide (default: the pipeline's; 0 = off)")
     parser.add_argument("--seed", type=int, default=1000)
@@ -117,6 +130,8 @@ def main() -> None:
 
     pipe = EmoMusicPipeline.from_pretrained(args.checkpoint) if args.checkpoint else EmoMusicPipeline.from_shipped("music")
     pipe.set_progress_bar_config(disable=True)
+    if args.candidates is None:
+        args.candidates = DEFAULT_NUM_CANDIDATES
     kwargs = {"num_candidates": args.candidates}
     if args.guidance is not None:
         kwargs["guidance_scale"] = args.guidance
@@ -156,6 +171,13 @@ def main() -> None:
         pred = judge.predict(gen_notes[(cat, 1.0)])
         control[cat] = float(np.mean([p == QUADRANTS[k] for p in pred]))
     control_mean = float(np.mean(list(control.values())))
+    # the same pieces without the critic's choice (one candidate, the same seeds): what reranking adds and costs
+    single = {}
+    if args.candidates > 1:
+        for k, cat in enumerate(CATEGORIES):
+            seqs = generate(pipe, f"{cat}:1", args.per_quadrant, args.bars, args.seed + 100000 * k, args.batch, **{**kwargs, "num_candidates": 1})
+            single[cat] = [note_array(seq, tempo=120.0) for seq in seqs]
+    control_single = {cat: float(np.mean([p == QUADRANTS[k] for p in judge.predict(single[cat])])) for k, cat in enumerate(CATEGORIES) if single}
     real_per_quadrant = {cat: float(np.mean(np.array(judge.predict([n for n, c in zip(test_notes, test_clips) if c.quadrant == q])) == q))
                          for q, cat in zip(QUADRANTS, CATEGORIES)}
     intensity = {}
@@ -183,15 +205,7 @@ def main() -> None:
     # 5. realism: statistics per quadrant (generated at intensity 1 vs real test clips), classifier, sweep
     val_grids = load_music_clips("val")
     real_test = {q: [real_notes(c.grid, args.bars) for c in test_grids if c.quadrant == q] for q in QUADRANTS}
-    stats_table = {}
-    for q, cat in zip(QUADRANTS, CATEGORIES):
-        gen_s = [clip_statistics(n) for n in gen_notes[(cat, 1.0)]]
-        real_s = [clip_statistics(n) for n in real_test[q]]
-        stats_table[q] = {}
-        for f in CLIP_STATISTIC_NAMES:
-            g, r = float(np.mean([x[f] for x in gen_s])), float(np.mean([x[f] for x in real_s]))
-            ratio = g / r if r != 0 else float("inf") if g != 0 else 1.0
-            stats_table[q][f] = {"generated": g, "real": r, "ratio": ratio, "within": bool(abs(ratio - 1) <= WITHIN)}
+    stats_table = statistics_table({cat: gen_notes[(cat, 1.0)] for cat in CATEGORIES}, real_test)
     within_count = sum(v["within"] for q in QUADRANTS for v in stats_table[q].values())
     # where intensity has a distance to cover: the quadrant's real mean vs that of all real test clips (a=0 is average music)
     real_all = [clip_statistics(n) for q in QUADRANTS for n in real_test[q]]
@@ -202,6 +216,11 @@ def main() -> None:
     pool_stats = np.array([[all_statistics(real_notes(c.grid, args.bars))[f] for f in REALISM_FEATURES] for c in pool])
     gen_stats_x = np.array([[all_statistics(n)[f] for f in REALISM_FEATURES] for cat in CATEGORIES for n in gen_notes[(cat, 1.0)]])
     realism_gen = realism_accuracy(gen_stats_x, pool_stats, seed=args.seed)
+    if single:
+        single_table = statistics_table(single, real_test)
+        within_single = sum(v["within"] for q in QUADRANTS for v in single_table[q].values())
+        single_x = np.array([[all_statistics(n)[f] for f in REALISM_FEATURES] for cat in CATEGORIES for n in single[cat]])
+        realism_single = realism_accuracy(single_x, pool_stats, seed=args.seed)
     # key mode (major minus minor key-profile correlation), read from the realism features: a difference, not a ratio
     # (real means sit near 0); real = the test clips, the end of the pool
     mode_col, gen_ends = REALISM_FEATURES.index("mode"), np.cumsum([len(gen_notes[(cat, 1.0)]) for cat in CATEGORIES])
@@ -277,6 +296,9 @@ def main() -> None:
     row("stats within 25% of real (quadrant x statistic, below)", f"{within_count} / {within_total}")
     row("realism classifier accuracy: generated vs real", f"{realism_gen:.3f}")
     row("realism classifier accuracy: real vs real (halves)", f"{realism_real:.3f}")
+    if single:
+        row("1 candidate (no reranking): judge accuracy", f"{np.mean(list(control_single.values())):.3f}")
+        row("1 candidate: stats within 25% / realism accuracy", f"{within_single} / {within_total} / {realism_single:.3f}")
     sweep_ok = {cat: even_sweep(sweep[cat]["shape"]["critic_target"], signed=True) for cat in CATEGORIES}
     stat_sweeps = [sweep[cat]["shape"][f] for cat in CATEGORIES for f in CLIP_STATISTIC_NAMES]
     stats_sweep_ok = sum(even_sweep(s) for s in stat_sweeps)
@@ -341,7 +363,9 @@ def main() -> None:
                                "realism_statistics": stats_table, "realism_within": [within_count, within_total],
                                "realism_accuracy": {"generated_vs_real": realism_gen, "real_vs_real": realism_real,
                                                     "features": list(REALISM_FEATURES), "real_pool": len(pool)},
-                               "sweep": sweep, "real_shift": real_shift, "sweep_moving": [moving_ok, len(moving)]}, indent=2))
+                               "sweep": sweep, "real_shift": real_shift, "sweep_moving": [moving_ok, len(moving)],
+                               "single_candidate": {"control": control_single, "realism_within": [within_single, within_total],
+                                                    "realism_accuracy": realism_single} if single else None}, indent=2))
 
     # figure
     print("\nfigure: judge's projected intensity vs requested intensity")

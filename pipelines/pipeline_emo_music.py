@@ -31,7 +31,7 @@ from emogen.music.vqvae import ElementVQVAE
 from emogen.pipeline_utils import EmogenPipeline, EmogenPipelineOutput
 from emogen.utils import atomic_output, make_generators
 
-__all__ = ["DEFAULT_GUIDANCE", "DEFAULT_KEY_GUIDANCE", "DEFAULT_TOP_K", "DEFAULT_TOP_K_WITH_KEY", "TOP_K_ELEMENTS", "EmoMusicPipeline", "MusicPipelineOutput", "MAX_BARS"]
+__all__ = ["DEFAULT_GUIDANCE", "DEFAULT_KEY_GUIDANCE", "DEFAULT_NUM_CANDIDATES", "DEFAULT_TOP_K", "DEFAULT_TOP_K_WITH_KEY", "TOP_K_ELEMENTS", "EmoMusicPipeline", "MusicPipelineOutput", "MAX_BARS"]
 
 #: Longest piece one call generates (bars); longer requests are refused with a clear error.
 MAX_BARS = 512
@@ -52,6 +52,12 @@ DEFAULT_TOP_K_WITH_KEY = 0
 TOP_K_ELEMENTS = ("pitch",)
 #: The default weight of the key guide's log-ratios on the codes it steers (``key_guidance``, ``--key-guidance``).
 DEFAULT_KEY_GUIDANCE = 1.0
+#: Candidates per piece by default (``num_candidates``, ``--candidates``): the critic keeps the one whose reading is
+#: closest to the request. On the val clips (80 pieces a quadrant at intensity 1, ``benchmarks/music_probe.py``) 4
+#: candidates raise the judge's accuracy from 0.71 to 0.93 with the statistics as close to real (30 / 32 within 25 %)
+#: and a little less realism (0.83 against 0.80); lower guidance with 4 candidates was no better (1.25: judge 0.92,
+#: realism 0.86). They cost 0.86 s for 16 bars on one thread against 0.61 s for one.
+DEFAULT_NUM_CANDIDATES = 4
 
 
 @dataclass
@@ -219,7 +225,7 @@ class EmoMusicPipeline(EmogenPipeline):
         emotion: str | EmotionSpec = "happy:0.7",
         num_bars: int = 16,
         batch_size: int = 1,
-        num_candidates: int = 1,
+        num_candidates: int = DEFAULT_NUM_CANDIDATES,
         guidance_scale: float = DEFAULT_GUIDANCE,
         temperature: float = 1.0,
         top_k: int | None = None,
@@ -240,7 +246,8 @@ class EmoMusicPipeline(EmogenPipeline):
                 ``"happy:0.6+surprised:0.3"`` or ``"va:0.5,-0.2"``; intensity 0 is EMOPIA's average music.
             num_bars (`int`, *optional*, defaults to 16): bars of 16 sixteenths (2 s each at 120 bpm).
             batch_size (`int`, *optional*, defaults to 1): pieces to return.
-            num_candidates (`int`, *optional*, defaults to 1): candidates per piece; the critic keeps the best.
+            num_candidates (`int`, *optional*, defaults to 4): candidates per piece; the critic keeps the one whose
+                reading is closest to the request (1 = no reranking, about 30 % faster).
             guidance_scale (`float`, *optional*, defaults to 2.0): weight of the step from neutral music to the
                 emotion at intensity 1, on each code's log-probabilities: ``log p = log p(neutral) + g * a**p *
                 (log p(emotion) - log p(neutral))`` for intensity ``a`` (1 = the prior's own music for the emotion,
