@@ -90,13 +90,13 @@ def test_prior_teacher_forcing_matches_sampling(inner_layers, tie_embeddings):
 def test_prior_copy_term_repeats_the_bar_it_points_to():
     """A large weight on "one bar back" makes sampled pieces repeat their first bar; without it they do not."""
     pipe = build_tiny_music_pipeline(seed=3)
-    plain = pipe("happy:1", num_bars=4, generator=torch.Generator().manual_seed(0)).codes[0]
+    plain = pipe("happy:1", num_bars=4, num_candidates=1, generator=torch.Generator().manual_seed(0)).codes[0]
     prior = tiny_prior(emotion_dim=pipe.prior.config.emotion_dim, max_bars=4, copy_bars=4)
     prior.load_state_dict(pipe.prior.state_dict(), strict=False)
     with torch.no_grad():
         prior.copy_bias[:, 0] = 50.0
     pipe.register_modules(prior=prior.eval())
-    copied = pipe("happy:1", num_bars=4, generator=torch.Generator().manual_seed(0)).codes[0]
+    copied = pipe("happy:1", num_bars=4, num_candidates=1, generator=torch.Generator().manual_seed(0)).codes[0]
     assert all(torch.equal(copied[i], copied[0]) for i in range(1, 4))
     assert not all(torch.equal(plain[i], plain[0]) for i in range(1, 4))
     assert torch.equal(copied[0], plain[0])  # the first bar has nothing to copy
