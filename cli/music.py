@@ -16,7 +16,7 @@ from ._common import CheckpointOpt, DeviceOpt, EmotionOpt, QuietOpt, SeedOpt, ex
 EXAMPLES = [
     "emogen music --emotion happy:0.7 --bars 16 --seed 0 -o happy.mid",
     "emogen music --emotion sad:0.8 --bars 16 -o sad.wav --plot roll.png",
-    "emogen music -e sad:1 --bars 8 --candidates 4 --wav sad.wav -o sad.mid",
+    "emogen music -e sad:1 --bars 8 --candidates 8 --wav sad.wav -o sad.mid",
     "emogen music -e va:0.6,-0.4 --guidance 3 --tempo 90 -o calm.mid",
     "emogen music -e sad:0.8 --key 'D minor' -o sad_d.mid",
     "emogen music --emotion auto --from voice.wav -o matching.mid",

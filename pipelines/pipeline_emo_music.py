@@ -191,8 +191,9 @@ class EmoMusicPipeline(EmogenPipeline):
         return (logits - torch.log(-torch.log(u))).argmax(-1)
 
     def _critic_scores(self, grids: list[BarGrid], condition: EmotionCondition, spec: EmotionSpec) -> tuple[list[dict[str, float]], torch.Tensor]:
-        """Critic readings per piece and a rerank score (higher = closer to the requested valence/arousal; a piece
-        the critic reads as out of its domain ranks below every piece it can read)."""
+        """Critic readings per piece and a rerank score (higher = the critic's valence/arousal closer to the reading the
+        request should have, :meth:`~emogen.music.critic.MusicEmotionEncoder.reading_target`; a piece the critic reads
+        as out of its domain ranks below every piece it can read)."""
         if self.music_critic is None:
             return [{} for _ in grids], torch.zeros(len(grids))
         device = self._execution_device
@@ -213,7 +214,8 @@ class EmoMusicPipeline(EmogenPipeline):
             if target and target != "neutral":
                 s["intensity"] = float(bank.project_intensity(placed[i : i + 1], spec)[0])
             scores.append(s)
-        rank = -((vad[:, :2] - condition.vad[:, :2].to(vad.device)) ** 2).sum(-1)
+        target = self.music_critic.reading_target(spec, condition.vad[0, :2], bank).to(vad.device)
+        rank = -((vad[:, :2] - target) ** 2).sum(-1)
         if output.in_domain is not None:
             rank = torch.where(output.in_domain.to(rank.device), rank, rank - 100.0)  # VA distances are at most 8
         return scores, rank.cpu()

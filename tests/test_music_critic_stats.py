@@ -231,3 +231,47 @@ def test_linear_critic_flags_pieces_beyond_its_training_range(tmp_path):
     critic.save_pretrained(tmp_path / "critic")
     loaded = MusicEmotionEncoder.from_pretrained(tmp_path / "critic").eval()
     assert torch.equal(loaded(*stack_grids([lone, grids[0]])).in_domain, out.in_domain)
+
+
+def test_reading_target_moves_from_average_music_to_the_categorys_typical_reading(tmp_path):
+    """Intensity 0 aims at the training clips' average reading, 1 at the category's, mixtures add their steps; other
+    requests go through the per-axis line from the anchors to the typical readings; the readings round-trip."""
+    from emogen.emotion import EmotionBank, EmotionSpec
+
+    bank, critic = EmotionBank().requires_grad_(False), MusicEmotionEncoder(linear=True)
+    requested = torch.tensor([0.3, -0.2])
+    assert torch.equal(critic.reading_target(EmotionSpec.parse("sad:1"), requested, bank), requested)  # nothing stored yet
+    typical = torch.tensor([[0.4, 0.3], [-0.2, 0.4], [-0.1, -0.2], [0.3, -0.3], [0.1, 0.05]])
+    critic.set_typical_readings(typical)
+    target = lambda text: critic.reading_target(EmotionSpec.parse(text), requested, bank)  # noqa: E731
+    assert torch.allclose(target("sad:1"), typical[2]) and torch.allclose(target("sad:0"), typical[4])
+    assert torch.allclose(target("sad:0.5"), (typical[2] + typical[4]) / 2)
+    assert torch.allclose(target("happy:0.5+calm:0.5"), typical[4] + 0.5 * (typical[0] - typical[4]) + 0.5 * (typical[3] - typical[4]))
+    # when the typical readings are the anchors themselves, the line is the identity: a va request is its own target
+    names = list(critic.config.categories) + ["neutral"]
+    critic.set_typical_readings(bank.anchor_vad[[bank.category_index(n) for n in names], :2])
+    assert torch.allclose(critic.reading_target(EmotionSpec.parse("va:0.3,-0.2"), requested, bank), requested, atol=1e-5)
+    critic.save_pretrained(tmp_path / "critic")
+    assert MusicEmotionEncoder.from_pretrained(tmp_path / "critic").config.typical_readings == critic.config.typical_readings
+    with pytest.raises(ValueError, match="one row per category"):
+        critic.set_typical_readings(torch.zeros(4, 2))
+
+
+def test_recipe_stores_how_the_critic_reads_each_quadrants_training_clips():
+    """The typical readings are the mean (valence, arousal) of the calibrated readings per quadrant, then of all clips."""
+    from emogen.data.emopia import QUADRANTS
+    from emogen.emotion import EmotionBank
+    from emogen.music.dataset import MusicClip
+    from emogen.music.evaluation import critic_probabilities
+    from emogen.training.music import set_music_critic_typical_readings
+
+    bank, critic = EmotionBank().eval().requires_grad_(False), MusicEmotionEncoder(linear=True).eval()
+    train = [MusicClip(name=f"c{i}", quadrant=QUADRANTS[i % 4], split="train", grid=random_grid(3, i, density=0.01 + 0.01 * (i % 4)))
+             for i in range(12)]
+    critic.set_descriptor_statistics(torch.randn(20, DESCRIPTOR_SIZE))
+    torch.nn.init.normal_(critic.out.weight, std=0.1)
+    rows = np.array(set_music_critic_typical_readings(critic, bank, train))
+    va = bank.anchor_mix(torch.from_numpy(critic_probabilities(critic, bank, [c.grid for c in train])).float(),
+                         list(critic.config.categories))[:, :2].numpy()
+    assert rows.shape == (5, 2)
+    assert np.allclose(rows[1], va[1::4].mean(0), atol=1e-5) and np.allclose(rows[4], va.mean(0), atol=1e-5)

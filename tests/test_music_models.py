@@ -225,3 +225,29 @@ def test_rerank_puts_pieces_out_of_the_critics_domain_last(monkeypatch):
     with torch.no_grad():  # as inside the pipeline's call
         _, rank = pipe._critic_scores(grids, condition, EmotionSpec.parse("happy:1"))
     assert rank[0] < rank[1] - 50
+
+
+def test_rerank_prefers_the_candidate_whose_reading_is_nearest_the_target():
+    """The rerank score is minus the squared distance of each candidate's (valence, arousal) reading to the critic's
+    reading target, so a stored typical reading changes which candidate wins."""
+    from emogen.music.critic import MusicEmotionEncoder
+
+    from emogen.music.dataset import stack_grids
+    from emogen.music.features import clip_descriptor
+
+    pipe = build_tiny_music_pipeline()
+    grids = [grid_from_events(s) for s in pipe("happy", num_bars=2, batch_size=4, num_candidates=1,
+                                                generator=torch.Generator().manual_seed(0)).sequences]
+    critic = MusicEmotionEncoder(linear=True).eval()
+    critic.set_descriptor_statistics(clip_descriptor(*stack_grids(grids)))  # every candidate within the critic's domain
+    torch.nn.init.normal_(critic.out.weight, std=0.05)
+    pipe.register_modules(music_critic=critic)
+    condition, spec = pipe.encode_emotion("happy:1", batch_size=4), EmotionSpec.parse("happy:1")
+    with torch.no_grad():
+        scores, _ = pipe._critic_scores(grids, condition, spec)
+        readings = torch.tensor([[s["valence"], s["arousal"]] for s in scores])
+        for target in readings:  # aim at each candidate's own reading in turn: that candidate must rank first
+            critic.set_typical_readings(torch.cat([target.expand(4, 2), torch.zeros(1, 2)]))
+            _, rank = pipe._critic_scores(grids, condition, spec)
+            assert torch.allclose(rank, -((readings - target) ** 2).sum(-1), atol=1e-5)
+    assert len({tuple(r) for r in readings.tolist()}) == 4  # the candidates read differently, so the test can tell them apart

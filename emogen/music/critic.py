@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -31,6 +32,9 @@ from ..emotion.critic import CriticReadout
 from ..modeling import BaseOutput, ConfigMixin, ModelMixin, register_to_config
 
 from .features import DESCRIPTOR_SIZE, ELEMENT_INPUT_SIZES, ELEMENTS, clip_descriptor, element_inputs
+
+if TYPE_CHECKING:
+    from ..emotion import EmotionSpec
 
 __all__ = ["MusicEmotionEncoder", "MusicEmotionEncoderOutput", "load_music_critic", "recognize_music"]
 
@@ -66,6 +70,11 @@ class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
             leaves its training clips' range by more than this many standard deviations in any feature is out of
             domain (a linear map extrapolates there, e.g. a lone note or a scale read as "happy 0.96" or "angry
             0.80"), and :meth:`read` flags it uncertain.
+        typical_readings (`list[list[float]]`, *optional*): the mean valence and arousal of the critic's readings
+            (the categories' VAD anchors weighted by its calibrated posterior) over the training clips of each of
+            ``categories``, then over all training clips; set by the recipe (:meth:`set_typical_readings`). The
+            pipeline reranks candidates toward :meth:`reading_target`, so intensity 1 asks for music that reads as
+            the emotion's real music does, not for the most extreme reading (without them: the anchors themselves).
     """
 
     @register_to_config
@@ -79,6 +88,7 @@ class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
         temperature: float = 1.0,
         linear: bool = False,
         domain_margin: float = 2.0,
+        typical_readings: Sequence[Sequence[float]] | None = None,
     ) -> None:
         super().__init__()
         if linear:
@@ -113,6 +123,42 @@ class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
             standardised = (descriptors - self.descriptor_mean) / self.descriptor_scale
             self.descriptor_low.copy_(standardised.min(0).values)
             self.descriptor_high.copy_(standardised.max(0).values)
+
+    def set_typical_readings(self, readings: torch.Tensor) -> None:
+        """Store `(K + 1, 2)` mean (valence, arousal) readings: one row per category in ``config.categories`` order,
+        then all training clips' (see ``typical_readings``)."""
+        readings = torch.as_tensor(readings, dtype=torch.float32)
+        if readings.shape != (len(self.config.categories) + 1, 2):
+            msg = f"typical readings must be ({len(self.config.categories) + 1}, 2): one row per category, then all clips; got {tuple(readings.shape)}"
+            raise ValueError(msg)
+        self.register_to_config(typical_readings=[[round(float(x), 6) for x in row] for row in readings])
+
+    def reading_target(self, spec: EmotionSpec, requested_va: torch.Tensor, bank) -> torch.Tensor:
+        """`(2,)` valence and arousal a candidate for ``spec`` should read as (what the pipeline's rerank approaches).
+
+        With ``typical_readings``: for a mixture of the critic's categories, the typical reading of all training
+        clips moved by each category's intensity toward that category's typical reading (intensity 0 = average
+        music, 1 = how the category's real music reads); for anything else (``va:`` specs, other categories), the
+        ``requested_va`` (`(2,)`, the condition's) mapped per axis by the least-squares line through the categories'
+        and neutral's anchors and their typical readings. Without them, ``requested_va`` itself.
+        """
+        requested_va = requested_va.float().cpu()
+        if self.config.typical_readings is None:
+            return requested_va
+        typical = torch.tensor(self.config.typical_readings, dtype=torch.float32)
+        categories = list(self.config.categories)
+        if spec.kind == "categorical" and spec.components and all(name in categories for name, _ in spec.components):
+            target = typical[-1].clone()
+            for name, intensity in spec.components:
+                target += float(intensity) * (typical[categories.index(name)] - typical[-1])
+            return target
+        anchors = bank.anchor_vad[[bank.category_index(c) for c in categories] + [bank.category_index("neutral")], :2].float().cpu()
+        x = torch.stack([anchors, torch.ones_like(anchors)], -1)  # (K + 1, 2 axes, 2): anchor and intercept per axis
+        out = torch.empty(2)
+        for axis in range(2):
+            slope, intercept = torch.linalg.lstsq(x[:, axis], typical[:, axis, None]).solution.flatten()
+            out[axis] = slope * requested_va[axis] + intercept
+        return out
 
     def forward(
         self,

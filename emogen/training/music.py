@@ -24,7 +24,7 @@ from ..data.emopia import QUADRANT_CATEGORIES, QUADRANTS
 from ..emotion import EmotionBank
 from ..music.critic import MusicEmotionEncoder
 from ..music.dataset import MusicClip, grid_key, load_music_clips, stack_grids, transpose_tensor
-from ..music.evaluation import (bars_of, critic_logits, critic_predict, critic_scores, encode_clips, evaluate_vqvae, key_guide_accuracy,
+from ..music.evaluation import (bars_of, critic_logits, critic_predict, critic_probabilities, critic_scores, encode_clips, evaluate_vqvae, key_guide_accuracy,
                                 prior_emotion_information, vq_loss_terms)
 from ..music.features import ELEMENTS
 from ..music.key_guide import NUM_KEYS, KeyCodeGuide
@@ -35,7 +35,7 @@ from .loop import FitConfig, FitResult
 from ..utils import atomic_output
 from .recipe import TrainRun, finish_recipe, replace_component, train_state_dir
 
-__all__ = ["CodeUsage", "MusicTrainConfig", "calibrate_music_critic", "descriptor_matrix", "MUSIC_STAGES", "retrain_music_stage", "train_critic", "train_critic_stage", "train_linear_critic", "train_music", "train_prior", "train_vqvae"]
+__all__ = ["CodeUsage", "MusicTrainConfig", "calibrate_music_critic", "descriptor_matrix", "MUSIC_STAGES", "retrain_music_stage", "set_music_critic_typical_readings", "train_critic", "train_critic_stage", "train_linear_critic", "train_music", "train_prior", "train_vqvae"]
 
 logger = logging.getLogger(__name__)
 
@@ -482,6 +482,18 @@ def calibrate_music_critic(critic: MusicEmotionEncoder, bank: EmotionBank, val: 
             "val_nll_after": negative_log_likelihood(logits, labels, temperature)}
 
 
+def set_music_critic_typical_readings(critic: MusicEmotionEncoder, bank: EmotionBank, train: list[MusicClip]) -> list[list[float]]:
+    """Store in ``critic.config`` how it reads real music: the mean (valence, arousal) of its calibrated readings over
+    the training clips of each quadrant, then over all of them (what the pipeline's rerank aims at); returns them."""
+    probabilities = torch.from_numpy(critic_probabilities(critic, bank, [c.grid for c in train])).float()
+    va = bank.anchor_mix(probabilities, list(critic.config.categories))[:, :2]
+    quadrants = np.array([c.quadrant for c in train])
+    rows = [va[torch.from_numpy(quadrants == QUADRANTS[QUADRANT_CATEGORIES.index(name)])].mean(0) for name in critic.config.categories]
+    rows.append(va.mean(0))
+    critic.set_typical_readings(torch.stack(rows))
+    return critic.config.typical_readings
+
+
 def train_critic_stage(train: list[MusicClip], val: list[MusicClip], test: list[MusicClip], bank: EmotionBank, config: MusicTrainConfig,
                        run: TrainRun | None = None) -> tuple[MusicEmotionEncoder, FitResult, dict]:
     """The recipe's critic stage: :func:`train_critic`, its temperature fitted on ``val``
@@ -491,6 +503,8 @@ def train_critic_stage(train: list[MusicClip], val: list[MusicClip], test: list[
                     "best_step": fit_result.best_step}
     if val:
         scores["calibration"] = calibrate_music_critic(critic, bank, val)
+    if train:
+        scores["typical_readings"] = set_music_critic_typical_readings(critic, bank, train)
         scores["val"] = critic_scores(critic, bank, val)
     if test:
         scores["test"] = critic_scores(critic, bank, test)
