@@ -231,7 +231,6 @@ def test_rerank_prefers_the_candidate_whose_reading_is_nearest_the_target():
     """The rerank score is minus the squared distance of each candidate's (valence, arousal) reading to the critic's
     reading target, so a stored typical reading changes which candidate wins."""
     from emogen.music.critic import MusicEmotionEncoder
-
     from emogen.music.dataset import stack_grids
     from emogen.music.features import clip_descriptor
 
