@@ -67,6 +67,11 @@ def music_model_card(output: Path, scores: dict) -> str:
         calibration = (f"\n  Calibration: temperature {cal['temperature']:.2f}, fitted on the val clips (NLL {cal['val_nll_before']:.2f} -> "
                        f"{cal['val_nll_after']:.2f}); test ECE (15 bins) {test['ece_before']:.3f} -> {test['ece_after']:.3f}, mean top "
                        f"probability {test['mean_top_prob_before']:.3f} -> {test['mean_top_prob_after']:.3f}.")
+    typical = critic.get("typical_readings")
+    if typical:
+        rows = ", ".join(f"{q} {v:+.2f} / {a:+.2f}" for q, (v, a) in zip(("Q1", "Q2", "Q3", "Q4", "all clips"), typical))
+        calibration += (f"\n  Typical readings (valence / arousal, mean over the training clips; what the pipeline's rerank aims at, from all "
+                        f"clips' at intensity 0 to the quadrant's at 1): {rows}.")
     key_scores = (f"\n- Key guide: its log-ratios summed over a val clip's codes name the clip's Krumhansl-Schmuckler key "
                   f"{key['val_key_accuracy']:.1%} of the time and its mode {key['val_mode_accuracy']:.1%}." if key else "")
     first_phase = (f"\n  The first phase alone (its head reads the sum of the codes chosen before): {sum_head['val_nll_conditioned']:.4f} vs "
@@ -80,7 +85,7 @@ Emotion-conditioned piano music (MIDI) with element-level control, trained from 
 |---|---|---|---|
 | `vqvae` | `emogen.music.ElementVQVAE` | {layout}; one latent slice per element (rhythm, pitch, duration, velocity), each read by its own encoder from that element only, product-quantised into {codes} codes per bar (codebooks {books}); decoder heads read fixed slice subsets, bars decode in parallel | {_size(output / "vqvae")} |
 | `prior` | `emogen.music.EmotionCodePrior` | causal transformer over bars (d={config["prior_d_model"]}, {config["prior_layers"]} layers, {config["prior_bars"]}-bar window) with {head}; conditioned on the shared `EmotionCondition` embedding; trained at intensity 1 per quadrant, at the neutral point and with a null vector. Sampling weighs the step from neutral music to the emotion at intensity 1 on each code's log-probabilities by guidance x intensity, so intensity acts evenly{copying}{tied} | {_size(output / "prior")} |
-| `music_critic` | `emogen.music.MusicEmotionEncoder` | symbolic music emotion encoder into the shared emotion space (reranks `--candidates`): {critic_design} (key-profile mode and tonic-aligned pitch-class profile, interval and triad content, register, density, polyphony, velocity, durations, rhythm, bar repetition; `emogen.music.features.clip_descriptor`) | {_size(output / "music_critic")} |
+| `music_critic` | `emogen.music.MusicEmotionEncoder` | symbolic music emotion encoder into the shared emotion space (picks one of `--candidates`, 4 by default): {critic_design} (key-profile mode and tonic-aligned pitch-class profile, interval and triad content, register, density, polyphony, velocity, durations, rhythm, bar repetition; `emogen.music.features.clip_descriptor`) | {_size(output / "music_critic")} |
 {key_row}| `emotion_bank` | `emogen.emotion.EmotionBank` | the shared emotion space (untrained default bank, frozen) | {_size(output / "emotion_bank")} |
 
 Total {folder_megabytes(output):.1f} MB (safetensors; the VQ-VAE and the prior in float16, loaded as float32).
