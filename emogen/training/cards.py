@@ -121,7 +121,7 @@ Steps: VQ-VAE {config["vq_steps"]}, prior {config["prior_steps"]}{inner_steps}, 
   by nature); used as a classifier (the quadrant whose condition makes a val clip likeliest) the prior names
   {prior["val_quadrant_accuracy"]:.1%} of the val clips' quadrants (chance: the largest quadrant's share).{first_phase}
 - Critic: 4-quadrant accuracy {critic["test"]["quadrant"]:.3f}, arousal {critic["test"]["arousal"]:.3f}, valence {critic["test"]["valence"]:.3f} (val {critic["val_quadrant_accuracy"]:.3f}); its
-  valence and arousal (printed, and compared by `--candidates`) are the quadrants' VAD anchors weighted by its posterior.{calibration}{key_scores}
+  valence and arousal (printed, and compared by the rerank) are the quadrants' VAD anchors weighted by its posterior.{calibration}{key_scores}
 """
 
 
