@@ -12,9 +12,10 @@ for every setting) and measures:
 - key adherence: the Krumhansl-Schmuckler key of the notes equals the key the pipeline drew (exact, mode, tonic);
 - stray notes: share of pieces with a note more than an octave beyond their 5th-95th pitch percentile (real val beside).
 
-The figure (judge accuracy and realism per setting) is last. About 20 s a setting at 40 pieces a quadrant (2 threads).
+The figure (judge accuracy and realism per setting) is last. About 1 min a setting at 40 pieces a quadrant (2 threads;
+20 s with one candidate).
 
-    python benchmarks/music_probe.py default "guidance_scale=1" "num_candidates=4"
+    python benchmarks/music_probe.py default "guidance_scale=1" "num_candidates=1"
     python benchmarks/music_probe.py "key_guidance=0" "key_guidance=1.5" --per-quadrant 60
 """
 
