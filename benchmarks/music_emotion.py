@@ -179,7 +179,7 @@ def main() -> None:
         for k, cat in enumerate(CATEGORIES):
             seqs = generate(pipe, f"{cat}:1", args.per_quadrant, args.bars, args.seed + 100000 * k, args.batch, **{**kwargs, "num_candidates": 1})
             single[cat] = [note_array(seq, tempo=120.0) for seq in seqs]
-    control_single = {cat: float(np.mean([p == QUADRANTS[k] for p in judge.predict(single[cat])])) for k, cat in enumerate(CATEGORIES) if single}
+    control_single = {cat: float(np.mean([p == QUADRANTS[k] for p in judge.predict(notes)])) for k, (cat, notes) in enumerate(single.items())}
     real_per_quadrant = {cat: float(np.mean(np.array(judge.predict([n for n, c in zip(test_notes, test_clips) if c.quadrant == q])) == q))
                          for q, cat in zip(QUADRANTS, CATEGORIES)}
     intensity = {}

@@ -67,10 +67,10 @@ def music_model_card(output: Path, scores: dict) -> str:
         calibration = (f"\n  Calibration: temperature {cal['temperature']:.2f}, fitted on the val clips (NLL {cal['val_nll_before']:.2f} -> "
                        f"{cal['val_nll_after']:.2f}); test ECE (15 bins) {test['ece_before']:.3f} -> {test['ece_after']:.3f}, mean top "
                        f"probability {test['mean_top_prob_before']:.3f} -> {test['mean_top_prob_after']:.3f}.")
-    typical = critic.get("typical_readings")
+    typical, typical_line = critic.get("typical_readings"), ""
     if typical:
         rows = ", ".join(f"{q} {v:+.2f} / {a:+.2f}" for q, (v, a) in zip(("Q1", "Q2", "Q3", "Q4", "all clips"), typical))
-        calibration += (f"\n  Typical readings (valence / arousal, mean over the training clips; what the pipeline's rerank aims at, from all "
+        typical_line = (f"\n  Typical readings (valence / arousal, mean over the training clips; what the pipeline's rerank aims at, from all "
                         f"clips' at intensity 0 to the quadrant's at 1): {rows}.")
     key_scores = (f"\n- Key guide: its log-ratios summed over a val clip's codes name the clip's Krumhansl-Schmuckler key "
                   f"{key['val_key_accuracy']:.1%} of the time and its mode {key['val_mode_accuracy']:.1%}." if key else "")
@@ -121,7 +121,7 @@ Steps: VQ-VAE {config["vq_steps"]}, prior {config["prior_steps"]}{inner_steps}, 
   by nature); used as a classifier (the quadrant whose condition makes a val clip likeliest) the prior names
   {prior["val_quadrant_accuracy"]:.1%} of the val clips' quadrants (chance: the largest quadrant's share).{first_phase}
 - Critic: 4-quadrant accuracy {critic["test"]["quadrant"]:.3f}, arousal {critic["test"]["arousal"]:.3f}, valence {critic["test"]["valence"]:.3f} (val {critic["val_quadrant_accuracy"]:.3f}); its
-  valence and arousal (printed, and compared by the rerank) are the quadrants' VAD anchors weighted by its posterior.{calibration}{key_scores}
+  valence and arousal (printed, and compared by the rerank) are the quadrants' VAD anchors weighted by its posterior.{calibration}{typical_line}{key_scores}
 """
 
 

@@ -497,15 +497,16 @@ def set_music_critic_typical_readings(critic: MusicEmotionEncoder, bank: Emotion
 def train_critic_stage(train: list[MusicClip], val: list[MusicClip], test: list[MusicClip], bank: EmotionBank, config: MusicTrainConfig,
                        run: TrainRun | None = None) -> tuple[MusicEmotionEncoder, FitResult, dict]:
     """The recipe's critic stage: :func:`train_critic`, its temperature fitted on ``val``
-    (:func:`calibrate_music_critic`), and its scores on val and test (:func:`~emogen.music.evaluation.critic_scores`)."""
+    (:func:`calibrate_music_critic`), its typical readings of the training clips (:func:`set_music_critic_typical_readings`),
+    and its scores on val and test (:func:`~emogen.music.evaluation.critic_scores`)."""
     critic, fit_result = train_critic(train, val, bank, config, run)
     scores: dict = {"val_quadrant_accuracy": fit_result.best_score if fit_result.best_score is not None else -1.0,
                     "best_step": fit_result.best_step}
     if val:
         scores["calibration"] = calibrate_music_critic(critic, bank, val)
+        scores["val"] = critic_scores(critic, bank, val)
     if train:
         scores["typical_readings"] = set_music_critic_typical_readings(critic, bank, train)
-        scores["val"] = critic_scores(critic, bank, val)
     if test:
         scores["test"] = critic_scores(critic, bank, test)
     return critic, fit_result, scores
