@@ -18,6 +18,7 @@ EXAMPLES = [
     "emogen train music --output checkpoints/music --only prior    # retrain the prior on the folder's VQ-VAE codes",
     "emogen train music --output checkpoints/music --only prior-inner   # retrain only the prior's in-bar transformer",
     "emogen train music --output checkpoints/music --only key      # refit the key guide on the folder's VQ-VAE codes",
+    "emogen train music --output checkpoints/music --only realism  # refit the critic's realism head on the folder's music",
     "accelerate launch -m emogen.cli.main train music --output runs/music-gpu",
 ]
 
@@ -29,6 +30,7 @@ class Stage(str, Enum):
     prior_inner = "prior-inner"
     key = "key"
     critic = "critic"
+    realism = "realism"
 
 
 @train_command("music", EXAMPLES)
@@ -51,7 +53,8 @@ def train_music_command(
     plus scores.json (reconstruction, prior likelihood, critic test accuracy, minutes) and the model card.
     Each stage checkpoints every --checkpoint-every steps; --resume continues from there.
     --only critic / --only prior retrains just that model of an existing folder (the others untouched);
-    --only prior-inner retrains the prior's second phase on the folder's prior; --only key refits the key guide.
+    --only prior-inner retrains the prior's second phase on the folder's prior; --only key refits the key guide;
+    --only realism refits the critic's realism head (real clips against the folder's own generated music).
     """
     from emogen.training.music import MusicTrainConfig, retrain_music_stage, train_music
 
@@ -61,12 +64,13 @@ def train_music_command(
                                   prior_d_model=32, prior_layers=1, prior_heads=2, prior_bars=8, prior_steps=min(prior_steps, 20),
                                   prior_inner_steps=min(prior_inner_steps, 10),
                                   prior_batch=8, critic_hidden=16, critic_steps=min(critic_steps, 30), critic_batch=8,
-                                  transpositions=(0,), seed=seed, max_clips=24)
+                                  critic_realism_pieces=16, critic_realism_bars=4, transpositions=(0,), seed=seed, max_clips=24)
     else:
         config = MusicTrainConfig(vq_steps=vq_steps, prior_steps=prior_steps, prior_inner_steps=prior_inner_steps, critic_steps=critic_steps, seed=seed)
     if only is not None:
         scores = retrain_music_stage(output, only.value, config, resume=resume, checkpoint_every=checkpoint_every)
-        minutes = sum(v for k, v in scores["minutes"].items() if k.startswith(only.value.replace("-", "_")))
+        stage_minutes = ("critic", "realism") if only.value == "critic" else (only.value.replace("-", "_"),)
+        minutes = sum(v for k, v in scores["minutes"].items() if k.startswith(stage_minutes))
     else:
         scores = train_music(output, config, resume=resume, checkpoint_every=checkpoint_every)
         minutes = scores["minutes"]["total"]

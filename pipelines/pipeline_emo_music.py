@@ -57,6 +57,11 @@ DEFAULT_KEY_GUIDANCE = 1.0
 #: Benchmark (test split, 200 pieces a quadrant): the judge's accuracy 0.86 against 0.69 with one candidate, realism
 #: 0.81 against 0.80, 26 against 29 of 32 statistics within 25 % of real; 0.83 s for 16 bars on one thread against 0.55 s.
 DEFAULT_NUM_CANDIDATES = 4
+#: Weight of the critic's realism head (log-odds that a candidate is real music, not the prior's) in the rerank,
+#: beside the squared distance of its reading to the target (``realism_weight``). Chosen on the val clips (40 a
+#: quadrant, 4 candidates): weight 0 / 0.05 / 0.1 / 0.2 gave a realism classifier accuracy of 0.82 / 0.78 / 0.77 / 0.77
+#: and a judge accuracy of 0.78 / 0.83 / 0.80 / 0.74.
+DEFAULT_REALISM_WEIGHT = 0.05
 
 
 @dataclass
@@ -189,10 +194,12 @@ class EmoMusicPipeline(EmogenPipeline):
         u = _uniform(tuple(logits.shape), generator).clamp(1e-9, 1 - 1e-9)
         return (logits - torch.log(-torch.log(u))).argmax(-1)
 
-    def _critic_scores(self, grids: list[BarGrid], condition: EmotionCondition, spec: EmotionSpec) -> tuple[list[dict[str, float]], torch.Tensor]:
-        """Critic readings per piece and a rerank score (higher = the critic's valence/arousal closer to the reading the
-        request should have, :meth:`~emogen.music.critic.MusicEmotionEncoder.reading_target`; a piece the critic reads
-        as out of its domain ranks below every piece it can read)."""
+    def _critic_scores(self, grids: list[BarGrid], condition: EmotionCondition, spec: EmotionSpec,
+                       realism_weight: float = DEFAULT_REALISM_WEIGHT) -> tuple[list[dict[str, float]], torch.Tensor]:
+        """Critic readings per piece and a rerank score: minus the squared distance of the critic's valence/arousal to
+        the reading the request should have (:meth:`~emogen.music.critic.MusicEmotionEncoder.reading_target`), plus
+        ``realism_weight`` times the critic's realism log-odds when it has a realism head; a piece the critic reads
+        as out of its domain ranks below every piece it can read."""
         if self.music_critic is None:
             return [{} for _ in grids], torch.zeros(len(grids))
         device = self._execution_device
@@ -208,6 +215,8 @@ class EmoMusicPipeline(EmogenPipeline):
         scores = []
         for i in range(len(grids)):
             s = {"valence": float(vad[i, 0]), "arousal": float(vad[i, 1])}
+            if output.realism is not None:
+                s["realism"] = float(torch.sigmoid(output.realism[i]))  # the critic's probability that it is real music
             for name, p in zip(categories, probs[i].tolist()):
                 s[f"p_{name}"] = p
             if target and target != "neutral":
@@ -215,6 +224,8 @@ class EmoMusicPipeline(EmogenPipeline):
             scores.append(s)
         target = self.music_critic.reading_target(spec, condition.vad[0, :2], bank).to(vad.device)
         rank = -((vad[:, :2] - target) ** 2).sum(-1)
+        if output.realism is not None and realism_weight:
+            rank = rank + float(realism_weight) * output.realism.to(rank.device).float()
         if output.in_domain is not None:
             rank = torch.where(output.in_domain.to(rank.device), rank, rank - 100.0)  # VA distances are at most 8
         return scores, rank.cpu()
@@ -232,6 +243,7 @@ class EmoMusicPipeline(EmogenPipeline):
         top_k: int | None = None,
         onset_sharpness: float = 1.5,
         intensity_guidance: float = 1.0,
+        realism_weight: float = DEFAULT_REALISM_WEIGHT,
         key_guidance: float = DEFAULT_KEY_GUIDANCE,
         key: str | None = None,
         tempo: float | None = None,
@@ -261,6 +273,9 @@ class EmoMusicPipeline(EmogenPipeline):
                 decoder's likeliest cells (1 = plain sampling; the number of notes is unchanged).
             intensity_guidance (`float`, *optional*, defaults to 1.0): the power ``p`` above: 1 = the weight grows
                 linearly with the intensity; larger values hold low intensities closer to neutral music.
+            realism_weight (`float`, *optional*, defaults to 0.05): weight of the critic's realism head in the rerank
+                (its log-odds that a candidate is real music, beside the squared distance of the reading to its target;
+                0 = the reading alone; no effect without a realism head or with one candidate).
             key_guidance (`float`, *optional*, defaults to 1.0): weight of the key guide's log-ratios on the pitch
                 codes (0 = off; no effect without a ``key_guide``).
             key (`str`, *optional*): the key to write in, e.g. ``"A minor"`` or ``"F#"``; by default each piece's key
@@ -284,6 +299,8 @@ class EmoMusicPipeline(EmogenPipeline):
             num_bars = min(max(ref_grid.num_bars, 1), MAX_BARS)
         self.check_inputs(num_bars, batch_size, num_candidates, guidance_scale, temperature, tempo, transfer_elements, onset_sharpness,
                           key_guidance)
+        if not math.isfinite(realism_weight) or realism_weight < 0:
+            raise InputError(f"realism weight must be a finite number >= 0, got {realism_weight!r}")
         fixed_key = None
         if key is not None:
             if self.key_guide is None:
@@ -355,7 +372,7 @@ class EmoMusicPipeline(EmogenPipeline):
         grids = [BarGrid(onsets.view(shape)[i].cpu().numpy(), durations.view(shape)[i].cpu().numpy().astype(np.int8),
                          velocities.view(shape)[i].cpu().numpy().astype(np.int8), out_tempo) for i in range(total)]
         # 7. critic: score every candidate, keep the best per piece
-        scores, rank = self._critic_scores(grids, condition, spec)
+        scores, rank = self._critic_scores(grids, condition, spec, realism_weight)
         best = rank.view(batch_size, num_candidates).argmax(-1) + torch.arange(batch_size) * num_candidates
         best = best.tolist()
         sequences = [events_from_grid(grids[i]) for i in best]

@@ -250,3 +250,44 @@ def test_rerank_prefers_the_candidate_whose_reading_is_nearest_the_target():
             _, rank = pipe._critic_scores(grids, condition, spec)
             assert torch.allclose(rank, -((readings - target) ** 2).sum(-1), atol=1e-5)
     assert len({tuple(r) for r in readings.tolist()}) == 4  # the candidates read differently, so the test can tell them apart
+
+
+def test_realism_head_adds_its_weighted_log_odds_to_the_rerank_and_round_trips(tmp_path):
+    """The critic's realism head reads the same standardised descriptor as its emotion layer; the rerank adds
+    ``realism_weight`` times its log-odds (0 = the reading alone), so a strong enough realism preference decides which
+    candidate wins; the head and its config survive save/load, and a critic without one reports no realism."""
+    from emogen.music.critic import MusicEmotionEncoder
+    from emogen.music.dataset import stack_grids
+    from emogen.music.features import DESCRIPTOR_SIZE, clip_descriptor
+
+    pipe = build_tiny_music_pipeline()
+    grids = [grid_from_events(s) for s in pipe("happy", num_bars=2, batch_size=4, num_candidates=1,
+                                                generator=torch.Generator().manual_seed(0)).sequences]
+    critic = MusicEmotionEncoder(linear=True).eval()
+    tensors = stack_grids(grids)
+    critic.set_descriptor_statistics(clip_descriptor(*tensors))
+    torch.nn.init.normal_(critic.out.weight, std=0.05)
+    with torch.no_grad():
+        assert critic(*tensors).realism is None
+    weight = torch.randn(DESCRIPTOR_SIZE, generator=torch.Generator().manual_seed(1))
+    critic.set_realism_head(weight, 0.5)
+    assert critic.config.realism_head
+    with torch.no_grad():
+        z = critic.standardised_descriptor(*tensors)
+        logits = critic(*tensors).realism
+    assert torch.allclose(logits, z @ weight + 0.5, atol=1e-4)
+    pipe.register_modules(music_critic=critic)
+    condition, spec = pipe.encode_emotion("happy:1", batch_size=4), EmotionSpec.parse("happy:1")
+    with torch.no_grad():
+        scores, plain = pipe._critic_scores(grids, condition, spec, realism_weight=0.0)
+        _, weighted = pipe._critic_scores(grids, condition, spec, realism_weight=0.3)
+        _, dominated = pipe._critic_scores(grids, condition, spec, realism_weight=1e4)
+    assert torch.allclose(weighted - plain, 0.3 * logits, atol=1e-4)
+    assert int(dominated.argmax()) == int(logits.argmax())
+    assert all(0.0 < s["realism"] < 1.0 for s in scores)
+    critic.save_pretrained(tmp_path / "critic")
+    loaded = MusicEmotionEncoder.from_pretrained(tmp_path / "critic").eval()
+    with torch.no_grad():
+        assert torch.allclose(loaded(*tensors).realism, logits, atol=1e-5)
+    with pytest.raises(ValueError, match="linear critic"):
+        MusicEmotionEncoder(linear=False).set_realism_head(weight, 0.0)

@@ -25,6 +25,9 @@ def test_train_music_small_writes_a_loadable_pipeline(data_root, tmp_path, monke
     assert scores["minutes"]["prior_inner"] > 0 and "prior_inner" in scores["history"]
     key = scores["key_guide"]
     assert 0.0 <= key["val_mode_accuracy"] <= 1.0 and set(key["minor_share"]) == {"Q1", "Q2", "Q3", "Q4", "all"}
+    realism = scores["critic"]["realism"]  # the realism head: the training clips against 16 pieces of the recipe's own pipeline
+    assert realism["generated"] == 16 and realism["real"] == 24 and 0.0 <= realism["cv_balanced_accuracy"] <= 1.0
+    assert json.loads((out / "music_critic" / "config.json").read_text())["realism_head"] is True
 
     from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline
 
@@ -53,6 +56,13 @@ def test_only_prior_and_only_critic_retrain_one_component(data_root, tmp_path, m
     result = runner.invoke(app, ["train", "music", "--small", "--only", "critic", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert (out / "vqvae" / "diffusion_pytorch_model.safetensors").read_bytes() == vq_bytes
+    assert "realism" in json.loads((out / "scores.json").read_text())["critic"]  # --only critic refits the realism head too
+    critic_config = json.loads((out / "music_critic" / "config.json").read_text())
+    result = runner.invoke(app, ["train", "music", "--small", "--only", "realism", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    refit = json.loads((out / "music_critic" / "config.json").read_text())
+    assert refit["temperature"] == critic_config["temperature"] and refit["realism_head"] is True  # the rest of the critic kept
+    assert json.loads((out / "scores.json").read_text())["minutes"]["realism"] > 0
     (out / "model_index.json").write_text(json.dumps({k: v for k, v in json.loads((out / "model_index.json").read_text()).items() if k != "key_guide"}))
     result = runner.invoke(app, ["train", "music", "--small", "--only", "key", "-o", str(out)])  # a folder from before the key guide
     assert result.exit_code == 0, result.output

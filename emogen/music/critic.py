@@ -43,10 +43,12 @@ __all__ = ["MusicEmotionEncoder", "MusicEmotionEncoderOutput", "load_music_criti
 class MusicEmotionEncoderOutput(BaseOutput):
     """Embedding `(B, emotion_dim)` of each piece in the shared space; for the linear critic, ``in_domain`` `(B,)`:
     whether every descriptor feature lies within ``config.domain_margin`` standard deviations of its training range
-    (`None` for the bar-encoder critic)."""
+    (`None` for the bar-encoder critic) and, with ``config.realism_head``, ``realism`` `(B,)`: the log-odds that the
+    piece is real music rather than the music prior's."""
 
     embedding: torch.Tensor
     in_domain: torch.Tensor | None = None
+    realism: torch.Tensor | None = None  # `(B,)` log-odds that a piece is real music, not generated (``realism_head``)
 
 
 class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
@@ -75,6 +77,10 @@ class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
             ``categories``, then over all training clips; set by the recipe (:meth:`set_typical_readings`). The
             pipeline reranks candidates toward :meth:`reading_target`, so intensity 1 asks for music that reads as
             the emotion's real music does, not for the most extreme reading (without them: the anchors themselves).
+        realism_head (`bool`, *optional*, defaults to `False`): linear critic: a second linear layer on the same
+            standardised descriptor giving the log-odds that a piece is real music, not the prior's (a logistic
+            regression of the training clips against pieces the pipeline generated, fitted by the recipe's
+            ``fit_music_realism_head``). The pipeline's rerank adds it, weighted, to the reading's closeness.
     """
 
     @register_to_config
@@ -89,8 +95,12 @@ class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
         linear: bool = False,
         domain_margin: float = 2.0,
         typical_readings: Sequence[Sequence[float]] | None = None,
+        realism_head: bool = False,
     ) -> None:
         super().__init__()
+        if realism_head and not linear:
+            raise ValueError("realism_head needs the linear critic (linear=True): it reads the same standardised descriptor")
+        self.realism = nn.Linear(DESCRIPTOR_SIZE, 1) if realism_head else None
         if linear:
             self.register_buffer("descriptor_mean", torch.zeros(DESCRIPTOR_SIZE))
             self.register_buffer("descriptor_scale", torch.ones(DESCRIPTOR_SIZE))
@@ -123,6 +133,26 @@ class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
             standardised = (descriptors - self.descriptor_mean) / self.descriptor_scale
             self.descriptor_low.copy_(standardised.min(0).values)
             self.descriptor_high.copy_(standardised.max(0).values)
+
+    def standardised_descriptor(self, onsets: torch.Tensor, durations: torch.Tensor, velocities: torch.Tensor,
+                                bar_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """`(B, DESCRIPTOR_SIZE)` descriptor of `(B, T, 16, 88)` bar grids standardised by the training statistics:
+        what the linear critic's layers read."""
+        m = None if bar_mask is None else bar_mask.to(self.dtype)
+        d = clip_descriptor(onsets, durations, velocities, m).to(self.dtype)
+        return (d - self.descriptor_mean) / self.descriptor_scale
+
+    @torch.no_grad()
+    def set_realism_head(self, weight: torch.Tensor, bias: float) -> None:
+        """Set the realism head's `(DESCRIPTOR_SIZE,)` ``weight`` and ``bias`` (log-odds of real music, on the
+        standardised descriptor), adding the head (and ``realism_head`` to the config) if the critic has none."""
+        if self.realism is None:
+            if not self.config.linear:
+                raise ValueError("realism_head needs the linear critic (linear=True): it reads the same standardised descriptor")
+            self.realism = nn.Linear(DESCRIPTOR_SIZE, 1).to(self.out.weight)
+            self.register_to_config(realism_head=True)
+        self.realism.weight.copy_(torch.as_tensor(weight, dtype=self.realism.weight.dtype).view(1, -1))
+        self.realism.bias.fill_(float(bias))
 
     def set_typical_readings(self, readings: torch.Tensor) -> None:
         """Store `(K + 1, 2)` mean (valence, arousal) readings: one row per category in ``config.categories`` order,
@@ -170,13 +200,14 @@ class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
     ) -> MusicEmotionEncoderOutput | tuple:
         """Embed `(B, T, 16, 88)` bar grids; ``bar_mask`` `(B, T)` marks real bars (default: all)."""
         if self.config.linear:
-            m = None if bar_mask is None else bar_mask.to(self.dtype)
-            d = clip_descriptor(onsets, durations, velocities, m).to(self.dtype)
-            z = (d - self.descriptor_mean) / self.descriptor_scale
+            z = self.standardised_descriptor(onsets, durations, velocities, bar_mask)
             embedding = self.out(z)
             margin = self.config.domain_margin
             in_domain = ((z >= self.descriptor_low - margin) & (z <= self.descriptor_high + margin)).all(-1)
-            return MusicEmotionEncoderOutput(embedding=embedding, in_domain=in_domain) if return_dict else (embedding, in_domain)
+            realism = self.realism(z)[:, 0] if self.realism is not None else None
+            if not return_dict:
+                return (embedding, in_domain, realism)
+            return MusicEmotionEncoderOutput(embedding=embedding, in_domain=in_domain, realism=realism)
         b, t = onsets.shape[:2]
         flat = [x.reshape(b * t, *x.shape[2:]) for x in (onsets, durations, velocities)]
         inputs = element_inputs(*flat)

@@ -31,7 +31,7 @@ from ..music.key_guide import NUM_KEYS, KeyCodeGuide
 from ..music.prior import EmotionCodePrior
 from ..music.vqvae import ElementVQVAE
 from .cards import music_model_card
-from .loop import FitConfig, FitResult
+from .loop import FitConfig, FitResult, _quiet_from_env
 from ..utils import atomic_output
 from .recipe import TrainRun, finish_recipe, replace_component, train_state_dir
 
@@ -69,6 +69,9 @@ class MusicTrainConfig:
     prior_drop_final_bar: bool = False  # True: windows leave out each clip's last bar (an ending); tried, music worse (the card)
     key_element: str = "pitch"  # the element whose codes the key guide steers ("" = no key guide)
     key_smoothing: float = 20.0  # pseudo-bars pulling each code's key distribution toward all codes'
+    critic_realism_pieces: int = 480  # the critic's realism head: pieces generated (1 candidate) against the training clips (0 = none)
+    critic_realism_bars: int = 16  # bars of those pieces; the training clips are read over as many bars
+    critic_realism_c: float = 1.0  # inverse L2 strength of the realism head's logistic regression
     critic_linear: bool = True  # the clip descriptor -> the space by one linear layer (train_linear_critic); False = the bar encoder
     critic_l2: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0)  # linear critic: L2 weights tried, the best on val kept
     critic_linear_steps: int = 3000  # linear critic: full-batch AdamW steps (one-cycle) per L2 weight
@@ -494,6 +497,54 @@ def set_music_critic_typical_readings(critic: MusicEmotionEncoder, bank: Emotion
     return critic.config.typical_readings
 
 
+#: Intensities of the pieces the realism head learns from (cycled with the critic's categories).
+REALISM_INTENSITIES = (0.25, 0.5, 0.75, 1.0)
+
+
+def fit_music_realism_head(pipe, train: list[MusicClip], config: MusicTrainConfig, batch: int = 8) -> dict[str, float]:
+    """Give ``pipe.music_critic`` (linear) a realism head: a logistic regression, on its standardised descriptor, of the
+    training clips (first ``config.critic_realism_bars`` bars) against ``config.critic_realism_pieces`` pieces ``pipe``
+    generates with one candidate each for the critic's categories at :data:`REALISM_INTENSITIES` (seeded from
+    ``config.seed``). The pipeline's rerank then prefers candidates that read as real music. Returns its scores:
+    5-fold cross-validated accuracy (0.5 = the descriptor cannot tell the prior's music from real music) and the
+    strongest weights."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    from ..music.features import DESCRIPTOR_PARTS
+    from ..music.representation import grid_from_events
+    from tqdm.auto import tqdm
+
+    critic = pipe.music_critic
+    pipe.set_progress_bar_config(disable=True)  # one bar for the whole generation below
+    bars, count = config.critic_realism_bars, config.critic_realism_pieces
+    specs = [f"{c}:{a}" for a in REALISM_INTENSITIES for c in critic.config.categories]
+    generated = []
+    for k, start in enumerate(tqdm(range(0, count, batch), desc="realism head: generating", unit="batch",
+                                                disable=_quiet_from_env())):
+        n = min(batch, count - start)
+        generators = [torch.Generator().manual_seed(config.seed + 900_000 + start + i) for i in range(n)]
+        out = pipe(specs[k % len(specs)], num_bars=bars, batch_size=n, num_candidates=1, generator=generators)
+        generated += [grid_from_events(s) for s in out.sequences]
+
+    def descriptors(grids) -> np.ndarray:
+        with torch.no_grad():
+            return torch.cat([critic.standardised_descriptor(*stack_grids(grids[i : i + 64], bars)).float()
+                              for i in range(0, len(grids), 64)]).numpy()
+
+    x = np.concatenate([descriptors(generated), descriptors([c.grid for c in train])])
+    y = np.r_[np.zeros(len(generated)), np.ones(len(train))]
+    model = LogisticRegression(C=config.critic_realism_c, class_weight="balanced", max_iter=5000)
+    folds = StratifiedKFold(5, shuffle=True, random_state=config.seed)
+    cv = float(cross_val_score(model, x, y, cv=folds, scoring="balanced_accuracy").mean())
+    model.fit(x, y)
+    critic.set_realism_head(torch.from_numpy(model.coef_[0]), float(model.intercept_[0]))
+    names = [f"{part}[{i}]" for part, size in DESCRIPTOR_PARTS.items() for i in range(size)]
+    strongest = np.argsort(-np.abs(model.coef_[0]))[:6]
+    return {"cv_balanced_accuracy": round(cv, 4), "generated": len(generated), "real": len(train),
+            "strongest_weights": {names[i]: round(float(model.coef_[0][i]), 3) for i in strongest}}
+
+
 def train_critic_stage(train: list[MusicClip], val: list[MusicClip], test: list[MusicClip], bank: EmotionBank, config: MusicTrainConfig,
                        run: TrainRun | None = None) -> tuple[MusicEmotionEncoder, FitResult, dict]:
     """The recipe's critic stage: :func:`train_critic`, its temperature fitted on ``val``
@@ -561,7 +612,12 @@ def train_music(output: str | os.PathLike[str], config: MusicTrainConfig | None 
             critic, critic_fit, critic_result = train_critic_stage(train, val, test, bank, config, run)
         logger.info("critic done (%.1f min): %s", run.minutes["critic"], critic_result)
 
-    pipe = EmoMusicPipeline(vqvae=vqvae, prior=prior, emotion_bank=bank, music_critic=critic, key_guide=key_guide)
+        pipe = EmoMusicPipeline(vqvae=vqvae, prior=prior, emotion_bank=bank, music_critic=critic, key_guide=key_guide)
+        if config.critic_realism_pieces > 0:
+            with run.timed("realism"):
+                critic_result["realism"] = fit_music_realism_head(pipe, train, config)
+            logger.info("critic's realism head done (%.1f min): %s", run.minutes["realism"], critic_result["realism"])
+
     scores = {"vqvae": vq_scores, "prior": prior_scores, "key_guide": key_scores, "critic": critic_result,
               "minutes": dict(run.minutes), "config": asdict(config), "data": {"train": len(train), "val": len(val), "test": len(test)},
               "history": {**history, "critic": critic_fit.history}}
@@ -587,14 +643,28 @@ def _prior_scores(prior: EmotionCodePrior, val_sequences: list[tuple[torch.Tenso
     return {f"val_{k}": v for k, v in prior_emotion_information(prior, val_sequences, bank).items()}
 
 
+def _fit_folder_realism_head(output: Path, train: list[MusicClip], config: MusicTrainConfig,
+                             critic: MusicEmotionEncoder | None = None) -> tuple[MusicEmotionEncoder, dict]:
+    """:func:`fit_music_realism_head` on the pipeline folder ``output`` (its critic replaced by ``critic`` when given):
+    the critic with its new head, and the head's scores."""
+    from ..pipelines.pipeline_emo_music import EmoMusicPipeline
+
+    pipe = EmoMusicPipeline.from_pretrained(str(output), **({"music_critic": critic} if critic is not None else {}))
+    scores = fit_music_realism_head(pipe, train, config)
+    return pipe.music_critic, scores
+
+
 #: Stages ``retrain_music_stage`` retrains on their own: the component folder each one replaces.
 #: ``prior`` trains both phases of the prior, ``prior-inner`` only the second (on the folder's prior's bar transformer).
-MUSIC_STAGES: dict[str, str] = {"prior": "prior", "prior-inner": "prior", "key": "key_guide", "critic": "music_critic"}
+#: ``realism`` refits only the critic's realism head (on the folder's pipeline); ``critic`` refits it too.
+MUSIC_STAGES: dict[str, str] = {"prior": "prior", "prior-inner": "prior", "key": "key_guide", "critic": "music_critic",
+                                "realism": "music_critic"}
 
 
 def retrain_music_stage(output: str | os.PathLike[str], stage: str, config: MusicTrainConfig | None = None, data_root: str | None = None,
                         *, resume: bool = False, checkpoint_every: int | None = None) -> dict:
-    """Retrain one stage (``"prior"``, ``"prior-inner"``, ``"key"`` or ``"critic"``) of the music pipeline folder ``output``; the rest stays.
+    """Retrain one stage (``"prior"``, ``"prior-inner"``, ``"key"``, ``"critic"`` or ``"realism"``) of the music pipeline folder
+    ``output``; the rest stays.
 
     The prior learns the codes the folder's own VQ-VAE gives EMOPIA; the critic maps into the folder's own
     ``emotion_bank``. The new component replaces the old one (written beside it, then swapped), and
@@ -625,6 +695,15 @@ def retrain_music_stage(output: str | os.PathLike[str], stage: str, config: Musi
             test = load_music_clips("test", data_root, limit=config.max_clips)
             model, fit_result, critic_result = train_critic_stage(train, val, test, bank, config, run)
             update, history = {"critic": critic_result}, {"critic": fit_result.history}
+        if config.critic_realism_pieces > 0:
+            with run.timed("realism"):
+                model, critic_result["realism"] = _fit_folder_realism_head(output, train, config, model)
+    elif stage == "realism":
+        if config.critic_realism_pieces == 0:
+            raise InputError("--only realism fits the critic's realism head, but critic_realism_pieces is 0")
+        with run.timed("realism"):
+            model, realism = _fit_folder_realism_head(output, train, config)
+        update, history = {"critic": {**previous.get("critic", {}), "realism": realism}}, {}
     elif stage == "key":
         if not config.key_element:
             raise InputError("--only key fits the key guide, but key_element is empty")
@@ -656,7 +735,8 @@ def retrain_music_stage(output: str | os.PathLike[str], stage: str, config: Musi
     minutes = scores.setdefault("minutes", {})
     minutes.update(run.minutes)
     minutes["total"] = sum(v for k, v in minutes.items() if k != "total")
-    scores.setdefault("config", {}).update({k: v for k, v in asdict(config).items() if k.startswith(f"{stage.replace('-', '_')}_")})
+    prefix = "critic_" if stage == "realism" else f"{stage.replace('-', '_')}_"
+    scores.setdefault("config", {}).update({k: v for k, v in asdict(config).items() if k.startswith(prefix)})
     if "history" in scores:
         scores["history"].update(history)
     with atomic_output(path) as tmp:
