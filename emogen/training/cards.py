@@ -55,6 +55,7 @@ def music_model_card(output: Path, scores: dict) -> str:
                f"every transposition (smoothing {smoothing:g} bars) to the prior's log-probabilities, so the music keeps the drawn key "
                f"and its mode; stored in float16 | {_size(output / 'key_guide')} |\n" if key else "")
     key_minutes = f", key guide {minutes['key_guide']:.1f}" if "key_guide" in minutes else ""
+    realism_minutes = f", realism head {minutes['realism']:.1f}" if "realism" in minutes else ""
     linear = config.get("critic_linear", False)
     critic_design = ("the whole clip's hand-made descriptor mapped by one linear layer into the space (a multinomial logistic "
                      "regression with the bank's category means as anchors; L2 weight chosen on the val clips)" if linear else
@@ -72,6 +73,14 @@ def music_model_card(output: Path, scores: dict) -> str:
         rows = ", ".join(f"{q} {v:+.2f} / {a:+.2f}" for q, (v, a) in zip(("Q1", "Q2", "Q3", "Q4", "all clips"), typical))
         typical_line = (f"\n  Typical readings (valence / arousal, mean over the training clips; what the pipeline's rerank aims at, from all "
                         f"clips' at intensity 0 to the quadrant's at 1): {rows}.")
+    realism, realism_line = critic.get("realism"), ""
+    if realism:
+        weights = ", ".join(f"{name} {w:+.2f}" for name, w in realism["strongest_weights"].items())
+        realism_line = (f"\n  Realism head (`realism_head`): a logistic regression on the same standardised descriptor, the {realism['real']} training "
+                        f"clips against {realism['generated']} pieces of this pipeline ({config.get('critic_realism_bars', 16)} bars, one candidate, "
+                        f"the four quadrants at intensity 0.25-1); 5-fold balanced accuracy {realism['cv_balanced_accuracy']:.3f} (0.5 = the "
+                        f"descriptor cannot tell the prior's music from real music); strongest weights {weights}. The rerank adds 0.05 x its "
+                        "log-odds (`realism_weight`) to minus the squared distance of the reading to its target.")
     key_scores = (f"\n- Key guide: its log-ratios summed over a val clip's codes name the clip's Krumhansl-Schmuckler key "
                   f"{key['val_key_accuracy']:.1%} of the time and its mode {key['val_mode_accuracy']:.1%}." if key else "")
     first_phase = (f"\n  The first phase alone (its head reads the sum of the codes chosen before): {sum_head['val_nll_conditioned']:.4f} vs "
@@ -107,7 +116,7 @@ rescales playback).
 emogen train music --output checkpoints/music        # seed {config["seed"]}; --threads N for more CPU threads
 ```
 Steps: VQ-VAE {config["vq_steps"]}, prior {config["prior_steps"]}{inner_steps}, critic {critic_steps}.
-{minutes["total"]:.1f} min (VQ-VAE {minutes["vqvae"]:.1f}, prior {minutes["prior"]:.1f}{inner_minutes}{key_minutes}, critic {minutes["critic"]:.1f} min).
+{minutes["total"]:.1f} min (VQ-VAE {minutes["vqvae"]:.1f}, prior {minutes["prior"]:.1f}{inner_minutes}{key_minutes}, critic {minutes["critic"]:.1f}{realism_minutes} min).
 
 ## Scores (`scores.json`, test split unless noted)
 - VQ-VAE reconstruction of the test bars: onset F1 at p > 0.3 **{vq["onset_f1"]:.3f}** (val {scores["vqvae"]["val"]["onset_f1"]:.3f}), pitch F1 (keys
@@ -121,7 +130,7 @@ Steps: VQ-VAE {config["vq_steps"]}, prior {config["prior_steps"]}{inner_steps}, 
   by nature); used as a classifier (the quadrant whose condition makes a val clip likeliest) the prior names
   {prior["val_quadrant_accuracy"]:.1%} of the val clips' quadrants (chance: the largest quadrant's share).{first_phase}
 - Critic: 4-quadrant accuracy {critic["test"]["quadrant"]:.3f}, arousal {critic["test"]["arousal"]:.3f}, valence {critic["test"]["valence"]:.3f} (val {critic["val_quadrant_accuracy"]:.3f}); its
-  valence and arousal (printed, and compared by the rerank) are the quadrants' VAD anchors weighted by its posterior.{calibration}{typical_line}{key_scores}
+  valence and arousal (printed, and compared by the rerank) are the quadrants' VAD anchors weighted by its posterior.{calibration}{typical_line}{realism_line}{key_scores}
 """
 
 
