@@ -36,6 +36,8 @@ from .features import DESCRIPTOR_SIZE, ELEMENT_INPUT_SIZES, ELEMENTS, clip_descr
 if TYPE_CHECKING:
     from ..emotion import EmotionSpec
 
+_REALISM_NEEDS_LINEAR = "realism_head needs the linear critic (linear=True): it reads the same standardised descriptor"
+
 __all__ = ["MusicEmotionEncoder", "MusicEmotionEncoderOutput", "load_music_critic", "recognize_music"]
 
 
@@ -99,7 +101,7 @@ class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
     ) -> None:
         super().__init__()
         if realism_head and not linear:
-            raise ValueError("realism_head needs the linear critic (linear=True): it reads the same standardised descriptor")
+            raise ValueError(_REALISM_NEEDS_LINEAR)
         self.realism = nn.Linear(DESCRIPTOR_SIZE, 1) if realism_head else None
         if linear:
             self.register_buffer("descriptor_mean", torch.zeros(DESCRIPTOR_SIZE))
@@ -148,7 +150,7 @@ class MusicEmotionEncoder(CriticReadout, ModelMixin, ConfigMixin):
         standardised descriptor), adding the head (and ``realism_head`` to the config) if the critic has none."""
         if self.realism is None:
             if not self.config.linear:
-                raise ValueError("realism_head needs the linear critic (linear=True): it reads the same standardised descriptor")
+                raise ValueError(_REALISM_NEEDS_LINEAR)
             self.realism = nn.Linear(DESCRIPTOR_SIZE, 1).to(self.out.weight)
             self.register_to_config(realism_head=True)
         self.realism.weight.copy_(torch.as_tensor(weight, dtype=self.realism.weight.dtype).view(1, -1))

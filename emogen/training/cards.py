@@ -75,11 +75,13 @@ def music_model_card(output: Path, scores: dict) -> str:
                         f"clips' at intensity 0 to the quadrant's at 1): {rows}.")
     realism, realism_line = critic.get("realism"), ""
     if realism:
+        from ..pipelines.pipeline_emo_music import DEFAULT_REALISM_WEIGHT
+
         weights = ", ".join(f"{name} {w:+.2f}" for name, w in realism["strongest_weights"].items())
         realism_line = (f"\n  Realism head (`realism_head`): a logistic regression on the same standardised descriptor, the {realism['real']} training "
                         f"clips against {realism['generated']} pieces of this pipeline ({config.get('critic_realism_bars', 16)} bars, one candidate, "
                         f"the four quadrants at intensity 0.25-1); 5-fold balanced accuracy {realism['cv_balanced_accuracy']:.3f} (0.5 = the "
-                        f"descriptor cannot tell the prior's music from real music); strongest weights {weights}. The rerank adds 0.05 x its "
+                        f"descriptor cannot tell the prior's music from real music); strongest weights {weights}. The rerank adds {DEFAULT_REALISM_WEIGHT:g} x its "
                         "log-odds (`realism_weight`) to minus the squared distance of the reading to its target.")
     key_scores = (f"\n- Key guide: its log-ratios summed over a val clip's codes name the clip's Krumhansl-Schmuckler key "
                   f"{key['val_key_accuracy']:.1%} of the time and its mode {key['val_mode_accuracy']:.1%}." if key else "")

@@ -511,17 +511,17 @@ def fit_music_realism_head(pipe, train: list[MusicClip], config: MusicTrainConfi
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
+    from tqdm.auto import tqdm
+
     from ..music.features import DESCRIPTOR_PARTS
     from ..music.representation import grid_from_events
-    from tqdm.auto import tqdm
 
     critic = pipe.music_critic
     pipe.set_progress_bar_config(disable=True)  # one bar for the whole generation below
     bars, count = config.critic_realism_bars, config.critic_realism_pieces
     specs = [f"{c}:{a}" for a in REALISM_INTENSITIES for c in critic.config.categories]
     generated = []
-    for k, start in enumerate(tqdm(range(0, count, batch), desc="realism head: generating", unit="batch",
-                                                disable=_quiet_from_env())):
+    for k, start in enumerate(tqdm(range(0, count, batch), desc="realism head: generating", unit="batch", disable=_quiet_from_env())):
         n = min(batch, count - start)
         generators = [torch.Generator().manual_seed(config.seed + 900_000 + start + i) for i in range(n)]
         out = pipe(specs[k % len(specs)], num_bars=bars, batch_size=n, num_candidates=1, generator=generators)
