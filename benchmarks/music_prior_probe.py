@@ -29,8 +29,7 @@ import numpy as np
 import torch
 from music_emotion import REALISM_FEATURES, all_statistics, real_notes
 
-from emogen.music.dataset import grid_tensors, load_music_clips
-from emogen.music.features import clip_keys
+from emogen.music.dataset import grid_key, grid_tensors, load_music_clips
 from emogen.music.metrics import realism_accuracy
 from emogen.music.representation import BarGrid, events_from_grid
 from emogen.music.stats import note_array
@@ -39,12 +38,14 @@ from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline
 BARS = 16
 #: The statistics printed per row (all of ``REALISM_FEATURES`` go into the realism classifier).
 SHOWN = ("pitch_class_entropy", "pitch_range", "key_clarity", "bar_repetition", "polyphony", "notes_per_second", "mode")
+#: The pipeline's default onset sharpness (``EmoMusicPipeline.__call__``), so notes are decoded as the pipeline decodes them.
+ONSET_SHARPNESS = 1.5
 
 
 def decoded_statistics(pipe: EmoMusicPipeline, codes: torch.Tensor, seed: int) -> np.ndarray:
     """Realism statistics `(N, F)` of `(N, BARS, C)` codes decoded as the pipeline decodes them."""
     generator = torch.Generator().manual_seed(seed)
-    onsets, durations, velocities = pipe.vqvae.sample_bars(codes.flatten(0, 1), generator, 1.0, 1.5)
+    onsets, durations, velocities = pipe.vqvae.sample_bars(codes.flatten(0, 1), generator, 1.0, ONSET_SHARPNESS)
     shape = (codes.shape[0], BARS, *onsets.shape[1:])
     rows = []
     for i in range(codes.shape[0]):
@@ -106,8 +107,7 @@ def main() -> None:
     real = np.array([[all_statistics(real_notes(c.grid, BARS))[f] for f in REALISM_FEATURES] for c in clips])
     with torch.no_grad():
         codes = torch.stack([pipe.vqvae.encode(*grid_tensors(g)) for g in grids])
-    tensors = [grid_tensors(g) for g in grids]
-    keys = clip_keys(torch.stack([t[0] for t in tensors]), torch.stack([t[1] for t in tensors]).long())
+    keys = torch.tensor([grid_key(g) for g in grids])
 
     rows: list[tuple[str, np.ndarray, float]] = []
     start = time.perf_counter()
