@@ -26,6 +26,8 @@ Reported (one table, then its figure):
   representation as the model's output (16th grid, duration and velocity classes, at most ``--bars`` bars);
 - realism classifier: cross-validated logistic regression on those statistics plus the judge's, telling
   generated clips from real val+test clips, next to the same classifier on two random halves of the real clips;
+- stray notes: the share of pieces (intensity 1) holding a note more than an octave beyond their 5th-95th pitch
+  percentile (the pipeline folds such notes into the register, ``register_margin``), next to the real test clips;
 - intensity sweep: each quadrant at intensity 0 / 0.25 / 0.5 / 0.75 / 1: the critic's probability of the
   requested quadrant and the realism statistics, with the Spearman correlation against intensity and the
   share of the total change carried by the largest single step; counted over all statistics, and over those
@@ -55,6 +57,7 @@ from emogen.music.dataset import load_music_clips
 from emogen.music.judge import QUADRANTS, EmotionJudge
 from emogen.music.metrics import MUSICALITY_FEATURES, CopyIndex, note_tokens, overlapping_area, realism_accuracy, sweep_shape
 from emogen.utils.sweep import even_sweep
+from emogen.music.register import has_far_notes
 from emogen.music.representation import events_from_grid, grid_from_events
 from emogen.music.stats import CLIP_STATISTIC_NAMES, STATISTIC_NAMES, clip_statistics, note_array, piece_statistics
 from emogen.music.evaluation import (bars_of, critic_probabilities, critic_scores, element_transfer_movement, encode_clips,
@@ -298,6 +301,9 @@ def main() -> None:
     row("stats within 25% of real (quadrant x statistic, below)", f"{within_count} / {within_total}")
     row("realism classifier accuracy: generated vs real", f"{realism_gen:.3f}")
     row("realism classifier accuracy: real vs real (halves)", f"{realism_real:.3f}")
+    stray_gen = np.mean([has_far_notes(n.pitch) for cat in CATEGORIES for n in gen_notes[(cat, 1.0)]])
+    stray_real = np.mean([has_far_notes(n.pitch) for q in QUADRANTS for n in real_test[q]])
+    row("pieces with a note > 12 st beyond 5-95%: gen / real", f"{stray_gen:.2f} / {stray_real:.2f}")
     if single:
         row("1 candidate (no reranking): judge accuracy", f"{np.mean(list(control_single.values())):.3f}")
         row("1 candidate: stats within 25% / realism accuracy", f"{within_single} / {within_total} / {realism_single:.3f}")

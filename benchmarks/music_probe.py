@@ -35,6 +35,7 @@ from emogen.music.features import clip_keys
 from emogen.music.judge import QUADRANTS, EmotionJudge
 from emogen.music.key_guide import parse_key
 from emogen.music.metrics import realism_accuracy
+from emogen.music.register import has_far_notes
 from emogen.music.representation import grid_from_events
 from emogen.music.stats import CLIP_STATISTIC_NAMES, note_array
 from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline
@@ -42,23 +43,18 @@ from emogen.pipelines.pipeline_emo_music import EmoMusicPipeline
 INTEGER_SETTINGS = ("num_candidates", "top_k")
 
 
-def parse_setting(text: str) -> dict[str, float | int]:
-    """``"default"`` -> {}; ``"guidance_scale=1.5,num_candidates=4"`` -> keyword arguments of the pipeline."""
+def parse_setting(text: str) -> dict[str, float | int | None]:
+    """``"default"`` -> {}; ``"guidance_scale=1.5,num_candidates=4"`` -> keyword arguments of the pipeline
+    (``name=none`` passes ``None``, e.g. ``register_margin=none``)."""
     if text == "default":
         return {}
-    out: dict[str, float | int] = {}
+    out: dict[str, float | int | None] = {}
     for part in text.split(","):
         name, _, value = part.partition("=")
         if not value:
             raise SystemExit(f"setting {part!r} is not name=value (e.g. guidance_scale=1.5)")
-        out[name] = int(value) if name in INTEGER_SETTINGS else float(value)
+        out[name] = None if value.lower() == "none" else int(value) if name in INTEGER_SETTINGS else float(value)
     return out
-
-
-def stray_notes(notes) -> bool:
-    """A note more than 12 semitones below the piece's 5th or above its 95th pitch percentile."""
-    low, high = np.percentile(notes.pitch, [5, 95])
-    return bool(notes.pitch.min() < low - 12 or notes.pitch.max() > high + 12)
 
 
 def key_matches(sequence, key_name: str) -> tuple[bool, bool, bool]:
@@ -85,7 +81,7 @@ def probe(pipe: EmoMusicPipeline, setting: dict, per_quadrant: int, judge: Emoti
         features += [[s[f] for f in REALISM_FEATURES] for s in stats]
         judge_acc[quadrant] = float(np.mean([p == quadrant for p in judge.predict(notes)]))
         ratios[quadrant] = {f: np.mean([s[f] for s in stats]) / np.mean([s[f] for s in real_stats[quadrant]]) for f in CLIP_STATISTIC_NAMES}
-        strays += [stray_notes(n) for n in notes]
+        strays += [has_far_notes(n.pitch) for n in notes]
         keys += [key_matches(s, name) for s, name in zip(sequences, names)]
     within = sum(abs(r - 1) <= 0.25 for q in QUADRANTS for r in ratios[q].values())
     key_share = np.mean(keys, axis=0) if keys else np.full(3, np.nan)
@@ -112,7 +108,7 @@ def main() -> None:
     real = {q: [real_notes(c.grid, 16) for c in val if c.quadrant == q] for q in QUADRANTS}
     real_stats = {q: [all_statistics(n) for n in real[q]] for q in QUADRANTS}
     pool = np.array([[s[f] for f in REALISM_FEATURES] for q in QUADRANTS for s in real_stats[q]])
-    real_stray = np.mean([stray_notes(n) for q in QUADRANTS for n in real[q]])
+    real_stray = np.mean([has_far_notes(n.pitch) for q in QUADRANTS for n in real[q]])
 
     results = []
     for text, setting in settings:

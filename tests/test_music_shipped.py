@@ -126,3 +126,23 @@ def test_recognize_music_says_uncertain_for_a_lone_note(tmp_path):
     assert result.exit_code == 0, result.output
     reading = json.loads(result.output)
     assert reading["label"] == "uncertain" and reading["out_of_domain"] is True
+
+
+def test_generated_pieces_keep_their_notes_in_register(pipe):
+    """By default a far stray note is folded into the piece's register; turning the fold off gives the prior's own notes
+    (the same seeds: only the pitches of the folded notes differ)."""
+    from emogen.errors import InputError
+    from emogen.music.register import has_far_notes
+
+    def pieces(**kwargs):
+        gens = [torch.Generator().manual_seed(300 + i) for i in range(8)]
+        out = pipe("angry:1", num_bars=8, batch_size=8, num_candidates=1, generator=gens, **kwargs)
+        return [np.array([e.pitch for e in s.events]) for s in out.sequences]
+
+    folded, raw = pieces(), pieces(register_margin=None)
+    assert not any(has_far_notes(p, margin=12) for p in folded)
+    assert any(has_far_notes(p, margin=9) for p in raw)  # the seeds hold stray notes to fold
+    assert all(len(f) <= len(r) for f, r in zip(folded, raw))  # a fold onto a sounding note drops it
+    assert all(np.array_equal(np.sort(f % 12), np.sort(r % 12)) for f, r in zip(folded, raw) if len(f) == len(r))
+    with pytest.raises(InputError, match="register margin"):
+        pipe("angry:1", num_bars=1, register_margin=-3.0)
