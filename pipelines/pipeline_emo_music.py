@@ -55,7 +55,7 @@ TOP_K_ELEMENTS = ("pitch",)
 DEFAULT_KEY_GUIDANCE = 1.0
 #: Candidates per piece by default (``num_candidates``, ``--candidates``): the critic keeps the one whose reading is
 #: closest to how it reads real music of the emotion (:meth:`~emogen.music.critic.MusicEmotionEncoder.reading_target`).
-#: Benchmark (test split, 200 pieces a quadrant, with the realism head): the judge's accuracy 0.83 against 0.69 with one
+#: Benchmark (test split, 200 pieces a quadrant, with the realism head, before the register fold): the judge's accuracy 0.83 against 0.69 with one
 #: candidate, realism 0.76 against 0.80, 28 against 29 of 32 statistics within 25 % of real; 0.59 s for 16 bars on one
 #: thread against 0.38 s.
 DEFAULT_NUM_CANDIDATES = 4
@@ -64,7 +64,8 @@ DEFAULT_NUM_CANDIDATES = 4
 #: candidates (``benchmarks/music_probe.py default realism_weight=0 realism_weight=0.1 --per-quadrant 60``): weight
 #: 0 / 0.05 / 0.1 gave a realism classifier accuracy of 0.824 / 0.748 / 0.752, a judge accuracy of 0.829 / 0.858 / 0.842,
 #: 32 / 29 / 29 statistics within 25 % (the misses: silent shares near 1 %) and stray notes in 45 / 33 / 33 % of pieces.
-#: Test split (``benchmarks/music_emotion.py``): realism 0.755 against 0.808 without the head, judge 0.831 against 0.861.
+#: Test split (``benchmarks/music_emotion.py``, before the register fold): realism 0.755 against 0.808 without the head,
+#: judge 0.831 against 0.861.
 DEFAULT_REALISM_WEIGHT = 0.05
 #: Notes more than this many semitones beyond a generated piece's 5th-95th pitch percentile are moved by octaves into
 #: its register (``register_margin``, :func:`~emogen.music.register.fold_into_register`; ``None`` = off). Val clips, 60

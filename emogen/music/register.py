@@ -20,14 +20,20 @@ __all__ = ["REGISTER_PERCENTILES", "fold_into_register", "has_far_notes"]
 REGISTER_PERCENTILES = (5.0, 95.0)
 
 
+def _octave_shifts(pitches: np.ndarray, margin: float) -> np.ndarray:
+    """Semitones (whole octaves) that bring each of a piece's ``pitches`` within ``margin`` of its register (0 for the
+    notes already there)."""
+    low, high = np.percentile(pitches, REGISTER_PERCENTILES)
+    below = np.ceil(np.maximum(low - margin - pitches, 0) / 12)  # octaves up
+    above = np.ceil(np.maximum(pitches - high - margin, 0) / 12)  # octaves down
+    return (12 * (below - above)).astype(np.int64)
+
+
 def has_far_notes(pitches: np.ndarray, margin: float = 12.0) -> bool:
     """Whether any of a piece's ``pitches`` lies more than ``margin`` semitones below the 5th or above the 95th
     percentile of them all (the "stray notes" the music benchmarks count; False for no notes)."""
     pitches = np.asarray(pitches)
-    if pitches.size == 0:
-        return False
-    low, high = np.percentile(pitches, REGISTER_PERCENTILES)
-    return bool(pitches.min() < low - margin or pitches.max() > high + margin)
+    return bool(pitches.size and _octave_shifts(pitches, margin).any())
 
 
 def fold_into_register(grid: BarGrid, margin: float) -> BarGrid:
@@ -43,10 +49,7 @@ def fold_into_register(grid: BarGrid, margin: float) -> BarGrid:
     bars, positions, pitches = np.nonzero(grid.onsets)
     if pitches.size == 0:
         return grid
-    low, high = np.percentile(pitches, REGISTER_PERCENTILES)
-    below = np.ceil(np.maximum(low - margin - pitches, 0) / 12)  # octaves up
-    above = np.ceil(np.maximum(pitches - high - margin, 0) / 12)  # octaves down
-    shift = (12 * (below - above)).astype(np.int64)
+    shift = _octave_shifts(pitches, margin)
     shift[(pitches + shift < 0) | (pitches + shift >= grid.onsets.shape[-1])] = 0  # never off the keyboard
     moved = shift != 0
     if not moved.any():
