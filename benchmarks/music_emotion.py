@@ -69,6 +69,7 @@ CATEGORIES = ("happy", "angry", "sad", "calm")  # Q1..Q4
 INTENSITIES = (0.25, 0.5, 1.0)  # the judge-intensity rows and the figure
 SWEEP = (0.0, 0.25, 0.5, 0.75, 1.0)  # the intensity sweep
 WITHIN = 0.25  # a generated statistic counts as close when within 25% of the real one
+BOOTSTRAP = 2000  # resamples of the real test clips for the interval of each real mean
 MOVES = 0.10  # a quadrant moves a statistic when its real clips' mean is this far (relative) from all real clips'
 REALISM_FEATURES = CLIP_STATISTIC_NAMES + tuple(k for k in STATISTIC_NAMES if k not in ("note_density", "pitch_mean", "pitch_range",
                                                                                       "velocity_mean", "polyphony"))
@@ -95,16 +96,24 @@ def generate(pipe: EmoMusicPipeline, emotion: str, count: int, bars: int, seed: 
     return sequences
 
 
-def statistics_table(generated: dict[str, list], real: dict[str, list]) -> dict[str, dict[str, dict]]:
-    """Per quadrant and clip statistic: generated mean (``generated[category]`` notes) over real mean (``real[quadrant]``)."""
+def statistics_table(generated: dict[str, list], real: dict[str, list], seed: int = 0) -> dict[str, dict[str, dict]]:
+    """Per quadrant and clip statistic: generated mean (``generated[category]`` notes) over real mean (``real[quadrant]``),
+    whether it is within 25 %, and the 90 % bootstrap interval of the real mean over itself (``real_interval``, as ratios:
+    how far the real mean of 19-24 test clips could have fallen by chance; ``in_real_interval`` when the generated mean
+    lies inside it)."""
+    rng = np.random.default_rng(seed)
     table = {}
     for q, cat in zip(QUADRANTS, CATEGORIES):
         gen_s, real_s = [clip_statistics(n) for n in generated[cat]], [clip_statistics(n) for n in real[q]]
+        resample = rng.integers(0, len(real_s), (BOOTSTRAP, len(real_s)))
         table[q] = {}
         for f in CLIP_STATISTIC_NAMES:
-            g, r = float(np.mean([x[f] for x in gen_s])), float(np.mean([x[f] for x in real_s]))
+            real_values = np.array([x[f] for x in real_s], dtype=float)
+            g, r = float(np.mean([x[f] for x in gen_s])), float(real_values.mean())
             ratio = g / r if r != 0 else float("inf") if g != 0 else 1.0
-            table[q][f] = {"generated": g, "real": r, "ratio": ratio, "within": bool(abs(ratio - 1) <= WITHIN)}
+            low, high = (np.quantile(real_values[resample].mean(1), [0.05, 0.95]) / r) if r != 0 else (1.0, 1.0)
+            table[q][f] = {"generated": g, "real": r, "ratio": ratio, "within": bool(abs(ratio - 1) <= WITHIN),
+                           "real_interval": [float(low), float(high)], "in_real_interval": bool(low <= ratio <= high)}
     return table
 
 
@@ -210,8 +219,10 @@ def main() -> None:
     # 5. realism: statistics per quadrant (generated at intensity 1 vs real test clips), classifier, sweep
     val_grids = load_music_clips("val")
     real_test = {q: [real_notes(c.grid, args.bars) for c in test_grids if c.quadrant == q] for q in QUADRANTS}
-    stats_table = statistics_table({cat: gen_notes[(cat, 1.0)] for cat in CATEGORIES}, real_test)
+    stats_table = statistics_table({cat: gen_notes[(cat, 1.0)] for cat in CATEGORIES}, real_test, seed=args.seed)
     within_count = sum(v["within"] for q in QUADRANTS for v in stats_table[q].values())
+    # the misses that the real mean itself could have shown by chance (few test clips per quadrant)
+    chance_misses = sum(not v["within"] and v["in_real_interval"] for q in QUADRANTS for v in stats_table[q].values())
     # where intensity has a distance to cover: the quadrant's real mean vs that of all real test clips (a=0 is average music)
     real_all = [clip_statistics(n) for q in QUADRANTS for n in real_test[q]]
     real_shift = {cat: {f: stats_table[q][f]["real"] / float(np.mean([x[f] for x in real_all])) - 1.0 for f in CLIP_STATISTIC_NAMES}
@@ -222,7 +233,7 @@ def main() -> None:
     gen_stats_x = np.array([[all_statistics(n)[f] for f in REALISM_FEATURES] for cat in CATEGORIES for n in gen_notes[(cat, 1.0)]])
     realism_gen = realism_accuracy(gen_stats_x, pool_stats, seed=args.seed)
     if single:
-        single_table = statistics_table(single, real_test)
+        single_table = statistics_table(single, real_test, seed=args.seed)
         within_single = sum(v["within"] for q in QUADRANTS for v in single_table[q].values())
         single_x = np.array([[all_statistics(n)[f] for f in REALISM_FEATURES] for cat in CATEGORIES for n in single[cat]])
         realism_single = realism_accuracy(single_x, pool_stats, seed=args.seed)
@@ -299,6 +310,7 @@ def main() -> None:
     row("longest copied run (notes): generated max / median", f"{max(gen_runs)} / {np.median(gen_runs):g}")
     row("longest copied run (notes): real test max / median", f"{max(real_runs)} / {np.median(real_runs):g}")
     row("stats within 25% of real (quadrant x statistic, below)", f"{within_count} / {within_total}")
+    row("  of the misses, inside the real mean's 90% bootstrap interval", f"{chance_misses} / {within_total - within_count}")
     row("realism classifier accuracy: generated vs real", f"{realism_gen:.3f}")
     row("realism classifier accuracy: real vs real (halves)", f"{realism_real:.3f}")
     stray_gen = np.mean([has_far_notes(n.pitch) for cat in CATEGORIES for n in gen_notes[(cat, 1.0)]])
@@ -334,12 +346,13 @@ def main() -> None:
         f"{c}: {''.join('y' if mono[c][k] else 'n' for k in ('judge_intensity', 'note_density', 'velocity'))}" for c in CATEGORIES))
 
     print(f"\nrealism statistics, generated (intensity 1, {args.per_quadrant} per quadrant) vs real test clips (<= {args.bars} bars): "
-          "generated / real = ratio (* within 25%)")
+          "generated / real = ratio (* within 25%; otherwise [the real mean's 90% bootstrap interval as ratios])")
     print("| statistic | " + " | ".join(f"{q} {c}" for q, c in zip(QUADRANTS, CATEGORIES)) + " |")
     print("|---|" + "---|" * len(QUADRANTS))
     for f in CLIP_STATISTIC_NAMES:
         cells = [stats_table[q][f] for q in QUADRANTS]
-        print(f"| {f} | " + " | ".join(f"{c['generated']:.2f} / {c['real']:.2f} = {c['ratio']:.2f}{'*' if c['within'] else ''}" for c in cells) + " |")
+        print(f"| {f} | " + " | ".join(f"{c['generated']:.2f} / {c['real']:.2f} = {c['ratio']:.2f}"
+                                     + ("*" if c["within"] else " [{:.2f}-{:.2f}]".format(*c["real_interval"])) for c in cells) + " |")
     print("| key mode (major - minor correlation) | " + " | ".join(f"{mode_table[q]['generated']:+.3f} / {mode_table[q]['real']:+.3f}" for q in QUADRANTS) + " |")
     print("| share of clips in minor (key mode < 0) | " + " | ".join(f"{mode_table[q]['generated_minor']:.2f} / {mode_table[q]['real_minor']:.2f}" for q in QUADRANTS) + " |")
 

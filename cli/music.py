@@ -33,7 +33,7 @@ music_app = typer.Typer(
 app.add_typer(music_app, name="music")
 
 BarsOpt = Annotated[int, typer.Option("--bars", "-b", help="Bars to generate (4/4, 16 sixteenths; 2 s each at 120 bpm), 1-512.")]
-GuidanceOpt = Annotated[float | None, typer.Option("--guidance", "-g", help="Weight of the step from neutral music to the emotion (default 2; 1 = the model's own music for it, more exaggerates, 0 = neutral); intensity scales it.", show_default=False)]
+GuidanceOpt = Annotated[float | None, typer.Option("--guidance", "-g", help="Weight of the step from neutral music to the emotion (default 1.5; 1 = the model's own music for it, more exaggerates, 0 = neutral); intensity scales it.", show_default=False)]
 TempoOpt = Annotated[float | None, typer.Option("--tempo", help="Tempo of the output in quarter notes per minute, 20-300 (default 120; transfer keeps the input's).")]
 CandidatesOpt = Annotated[int | None, typer.Option("--candidates", "-n", help="Generate N candidates and keep the one the music critic finds closest to the emotion (1-64; default 4, 1 is about 30% faster).", show_default=False)]
 KeyOpt = Annotated[str | None, typer.Option("--key", help="Key to write in, e.g. 'A minor', 'F#' or 'Bbm' (default: drawn for the emotion, minor as often as in the emotion's EMOPIA quadrant).", show_default=False)]
