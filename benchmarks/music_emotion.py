@@ -22,7 +22,8 @@ Reported (one table, then its figure):
 - realism statistics: per quadrant, the generated clips' (intensity 1) means of notes per second, silent
   share of half-second windows, pitch range and mean, mean velocity, polyphony, key clarity
   (Krumhansl-Schmuckler) and repetition across bars (``emogen/music/stats.py``), next to the real test clips
-  of that quadrant, with the ratio and whether it is within 25%. The real clips are read through the same
+  of that quadrant, with the ratio and whether it is within 25% (beside each miss, the 90% bootstrap interval of the
+  real mean over itself: 19-24 test clips a quadrant). The real clips are read through the same
   representation as the model's output (16th grid, duration and velocity classes, at most ``--bars`` bars);
 - realism classifier: cross-validated logistic regression on those statistics plus the judge's, telling
   generated clips from real val+test clips, next to the same classifier on two random halves of the real clips;
@@ -32,7 +33,9 @@ Reported (one table, then its figure):
   requested quadrant and the realism statistics, with the Spearman correlation against intensity and the
   share of the total change carried by the largest single step; counted over all statistics, and over those
   the quadrant's real clips move (mean at least 10% from all real test clips': a=0 is average music, so the
-  others have no distance to cover), where the sweep must also go the real quadrant's way;
+  others have no distance to cover), where the sweep must also go the real quadrant's way; beside each statistic,
+  its change from a=0 to a=1 over that change's paired standard error (same seeds at both ends: under 2, the
+  statistic's steps are within sampling noise);
 - musicality: overlapping area (Yang & Lerch 2020) of generated vs real test distributions of pitch
   range, pitch-class entropy, polyphony, note density and inter-onset interval; and the longest run of
   notes copied from any training clip (next to the same number for the real test clips);
@@ -250,15 +253,22 @@ def main() -> None:
     realism_real = realism_accuracy(pool_stats[halves[: len(pool) // 2]], pool_stats[halves[len(pool) // 2 :]], seed=args.seed)
     sweep = {}
     for k, cat in enumerate(CATEGORIES):
-        rows = []
+        rows, per_clip = [], {}
         for a in SWEEP:
             grids = [grid_from_events(seq) for seq in generated[(cat, a)]]
             probs = critic_probabilities(pipe.music_critic, pipe.emotion_bank, grids) if pipe.music_critic is not None else np.full((len(grids), 4), np.nan)
             st = [clip_statistics(n) for n in gen_notes[(cat, a)]]
+            per_clip[a] = {f: np.array([x[f] for x in st], dtype=float) for f in CLIP_STATISTIC_NAMES}
             rows.append({"intensity": a, "critic_target": float(np.mean(probs[:, k])),
-                         **{f: float(np.mean([x[f] for x in st])) for f in CLIP_STATISTIC_NAMES},
+                         **{f: float(per_clip[a][f].mean()) for f in CLIP_STATISTIC_NAMES},
                          "minor_share": float(np.mean([all_statistics(n)["mode"] < 0 for n in gen_notes[(cat, a)]]))})
         shape = {m: sweep_shape(np.array(SWEEP), np.array([r[m] for r in rows])) for m in ("critic_target", *CLIP_STATISTIC_NAMES, "minor_share")}
+        # the whole sweep's change (a=1 minus a=0, the same seeds: paired) over its standard error; below 2 the
+        # statistic's change is within what these clips' sampling could give, and so are its steps
+        for f in CLIP_STATISTIC_NAMES:
+            diff = per_clip[SWEEP[-1]][f] - per_clip[SWEEP[0]][f]
+            se = float(diff.std(ddof=1) / np.sqrt(len(diff)))
+            shape[f]["change_over_se"] = float(diff.mean() / se) if se > 0 else 0.0
         sweep[cat] = {"levels": rows, "shape": shape}
 
     # 6. speed
@@ -323,11 +333,14 @@ def main() -> None:
     stat_sweeps = [sweep[cat]["shape"][f] for cat in CATEGORIES for f in CLIP_STATISTIC_NAMES]
     stats_sweep_ok = sum(even_sweep(s) for s in stat_sweeps)
     moving = [(cat, f) for cat in CATEGORIES for f in CLIP_STATISTIC_NAMES if abs(real_shift[cat][f]) >= MOVES]
-    moving_ok = sum(even_sweep({**sweep[c]["shape"][f], "rho": sweep[c]["shape"][f]["rho"] * np.sign(real_shift[c][f])}, signed=True)
-                    for c, f in moving)
+    moving_even = {(c, f): even_sweep({**sweep[c]["shape"][f], "rho": sweep[c]["shape"][f]["rho"] * np.sign(real_shift[c][f])}, signed=True)
+                   for c, f in moving}
+    moving_ok = sum(moving_even.values())
+    moving_noise = sum(not ok and abs(sweep[c]["shape"][f]["change_over_se"]) < 2 for (c, f), ok in moving_even.items())
     row("sweep: critic p(target) rho >= 0.9, step <= 1/2", f"{sum(sweep_ok.values())} / {len(CATEGORIES)}")
     row("sweep: statistics |rho| >= 0.9, step <= 1/2", f"{stats_sweep_ok} / {len(stat_sweeps)}")
     row(f"sweep: statistics real quadrants move >= {MOVES:.0%}, real's way", f"{moving_ok} / {len(moving)}")
+    row("  of their misses, total change < 2 standard errors", f"{moving_noise} / {len(moving) - moving_ok}")
     row("seconds for 16 bars, batch 1, 1 thread (median)", f"{speed:.3f}")
     checks = {
         "VQ-VAE test onset F1 >= 0.9": vq_test["onset_f1"] >= 0.9,
@@ -364,16 +377,17 @@ def main() -> None:
         print(f"| {element} | " + " | ".join(f"{transfer[element][s]:.2f}" for s in ELEMENTS) + " |")
 
     print(f"\nintensity sweep ({args.per_quadrant} clips per level): mean at a = {' / '.join(f'{a:g}' for a in SWEEP)}; "
-          "Spearman rho; largest step's share of the total change")
+          "Spearman rho; largest step's share of the total change; the change a=0 -> 1 over its standard error (paired)")
     print(f"real quadrant vs all real test clips: the relative difference (moves when >= {MOVES:.0%})")
-    print("| emotion | measure | values | rho | largest step | real quadrant vs all real |")
-    print("|---|---|---|---|---|---|")
+    print("| emotion | measure | values | rho | largest step | change / SE | real quadrant vs all real |")
+    print("|---|---|---|---|---|---|---|")
     for cat in CATEGORIES:
         for m in ("critic_target", *CLIP_STATISTIC_NAMES, "minor_share"):
             vals = " / ".join(f"{r[m]:.2f}" for r in sweep[cat]["levels"])
             sh = sweep[cat]["shape"][m]
             shift = f"{real_shift[cat][m]:+.0%}" if m in real_shift[cat] else ""
-            print(f"| {cat} | {m} | {vals} | {sh['rho']:+.2f} | {sh['largest_step']:.2f} | {shift} |")
+            t = f"{sh['change_over_se']:+.1f}" if "change_over_se" in sh else ""
+            print(f"| {cat} | {m} | {vals} | {sh['rho']:+.2f} | {sh['largest_step']:.2f} | {t} | {shift} |")
     print(f"(benchmark took {(time.time() - t0) / 60:.1f} min)")
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
