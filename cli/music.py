@@ -110,8 +110,6 @@ def _write(out, output: Path, wav: Path | None, plot: Path | None, title: str, q
         return
     scores = out.critic_scores[0]
     critic = f"; critic valence {scores['valence']:+.2f}, arousal {scores['arousal']:+.2f}" if scores else ""
-    if "realism" in scores:
-        critic += f", p(real music) {scores['realism']:.2f}"
     key = f", {out.key_names[0]}" if out.key_names else ""
     also = " and ".join(str(p) for p in (wav, plot) if p is not None)
     typer.echo(f"wrote {output} ({out.codes.shape[1]} bars, {len(seq.events)} notes{key}, {out.tempo:g} bpm{critic})" + (f" and {also}" if also else ""))
